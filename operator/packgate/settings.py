@@ -37,16 +37,18 @@ class Settings(BaseSettings):
     job_ttl_seconds: int = Field(
         default=3600, ge=0, description="ttlSecondsAfterFinished of test Jobs (kept this long for kubectl logs)."
     )
-    retention_days: int = Field(
-        default=90, ge=1, description="Executions older than this are deleted from PostgreSQL."
-    )
+    retention_days: int = Field(default=90, ge=1, description="Executions older than this are deleted from PostgreSQL.")
     retention_interval_seconds: int = Field(
         default=6 * 3600, ge=60, description="How often the retention clean-up runs."
     )
     image_shell: str = Field(default="docker.io/library/busybox:1.37", description="Default image of script runners.")
-    image_python: str = Field(default="docker.io/library/python:3.13-slim", description="Default image of unittest/pytest runners.")
+    image_python: str = Field(
+        default="docker.io/library/python:3.13-slim", description="Default image of unittest/pytest runners."
+    )
     image_node: str = Field(default="docker.io/library/node:22-slim", description="Default image of node runners.")
-    image_git: str = Field(default="docker.io/alpine/git:2.49.1", description="Image of the init container that clones git sources.")
+    image_git: str = Field(
+        default="docker.io/alpine/git:2.49.1", description="Image of the init container that clones git sources."
+    )
     unschedulable_grace_seconds: int = Field(
         default=20, ge=0, description="How long a runner pod may stay Unschedulable before it is a runner error."
     )

@@ -188,4 +188,3 @@ def judge(collector: Collector, *, exit_code: int | None = None) -> TestSuiteRes
             }
         )
     return suite.model_copy(update={"exit_code": code})
-

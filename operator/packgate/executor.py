@@ -1,0 +1,424 @@
+"""The executor: observes one Pack, asks the planner what to do, and does it.
+
+Owns: the order of side effects (status before Jobs, database before clearing a pending record),
+admission under the concurrency limits, log collection, and deferring records while PostgreSQL
+is away.  Must not: decide (the planner does), import kopf (the handlers do), or talk to the API
+server or the database except through `packgate.k8s` and `packgate.db`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from packgate import metrics
+from packgate.api.spec import PackSpec, load_spec, pack_ref, runner_format
+from packgate.api.status import Comparison, PackStatus, dump, load_status
+from packgate.errors import DatabaseError, InvalidPack, KubernetesError
+from packgate.history import compare
+from packgate.k8s.client import Kube
+from packgate.reconcile import plan as planner
+from packgate.reconcile.observe import is_active, job_state, pod_state
+from packgate.reconcile.plan import Collect, Event, Observed, Plan
+from packgate.reconcile.queue import Waiting, admit
+from packgate.reconcile.render import (
+    PATHS_ANNOTATION,
+    RUNNER_CONTAINER,
+    PackIdentity,
+    RenderOptions,
+    idempotency_key,
+    render_job,
+)
+from packgate.results import PackTestResult, TestStatus, TestSuiteResult, error_suite
+from packgate.settings import Settings
+from packgate.wrapper import judge, new_collector, new_nonce
+
+log = logging.getLogger("packgate")
+
+Emit = Callable[[Event], Awaitable[None]]
+PENDING_CASES_KEPT = 500  # test cases kept in a record deferred into the Pack's status
+COMPARISON_NAMES_SHOWN = 10
+
+
+class Recorder:
+    """PostgreSQL, connected lazily and again after an outage; never blocks a verdict."""
+
+    def __init__(self, dsn: str | None, retry_seconds: float = 10.0) -> None:
+        self.dsn = dsn
+        self.retry_seconds = retry_seconds
+        self._db: Any = None
+        self._next_try = 0.0
+        self._lock = asyncio.Lock()
+
+    async def database(self) -> Any:
+        """The connected database, or None while it is unreachable (or not configured)."""
+        if self.dsn is None:
+            return None
+        async with self._lock:
+            if self._db is not None:
+                return self._db
+            if time.monotonic() < self._next_try:
+                return None
+            from packgate.db.store import Database
+
+            try:
+                self._db = await Database.connect(self.dsn)
+            except DatabaseError as exc:
+                log.warning("PostgreSQL unavailable, records are deferred: %s", exc)
+                self._next_try = time.monotonic() + self.retry_seconds
+                return None
+            return self._db
+
+    async def lost(self) -> None:
+        """Forget a connection that failed; the next call reconnects."""
+        async with self._lock:
+            db, self._db = self._db, None
+            self._next_try = time.monotonic() + self.retry_seconds
+        if db is not None:
+            try:
+                await db.close()
+            except DatabaseError:
+                pass
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+
+@dataclass
+class Executor:
+    kube: Kube
+    settings: Settings
+    recorder: Recorder
+    admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def render_options(self) -> RenderOptions:
+        s = self.settings
+        return RenderOptions(
+            images={"shell": s.image_shell, "python": s.image_python, "node": s.image_node},
+            git_image=s.image_git,
+            ttl_seconds=s.job_ttl_seconds,
+        )
+
+    # -- one pass ----------------------------------------------------------------------------
+
+    async def reconcile(self, namespace: str, name: str, emit: Emit) -> float | None:
+        """Observe, plan, act.  Returns seconds until the next pass is needed (None: on change only)."""
+        raw = await self.kube.get_pack(namespace, name)
+        if raw is None or raw.get("metadata", {}).get("deletionTimestamp"):
+            return None
+        obs, spec, paths = await self._observe(raw)
+        result = planner.plan(obs)
+        for job in result.delete_jobs:
+            await self.kube.delete_job(namespace, job)
+            log.info("Deleted Job %s for Pack %s/%s", job, namespace, name)
+        if result.start is not None:
+            assert spec is not None
+            await self._admit(obs, spec, result, emit, paths)
+        elif result.collect:
+            assert spec is not None
+            await self._conclude(obs, spec, result, emit)
+        else:
+            await self._write_status(obs, result.status)
+            await self._create_jobs(obs, spec, result.status, result.create_jobs, paths)
+            await self._emit_all(emit, result.events)
+        await self._flush_pending(namespace, name, emit)
+        return result.requeue_after
+
+    async def _observe(self, raw: dict[str, Any]) -> tuple[Observed, PackSpec | None, str | None]:
+        meta = raw["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        spec: PackSpec | None
+        try:
+            spec, error = load_spec(raw.get("spec") or {}), None
+        except InvalidPack as exc:
+            spec, error = None, str(exc)
+        jobs = await self.kube.list_pack_jobs(namespace, uid)
+        pods = await self.kube.list_pack_pods(namespace, uid)
+        source_found: bool | None = None
+        paths: str | None = None
+        if spec is not None and spec.source.config_map is not None:
+            config_map = await self.kube.get_config_map(namespace, spec.source.config_map.name)
+            source_found = config_map is not None
+            if config_map is not None:
+                paths = (config_map.get("metadata", {}).get("annotations") or {}).get(PATHS_ANNOTATION)
+        obs = Observed(
+            pack=PackIdentity(namespace, name, uid),
+            generation=int(meta.get("generation") or 0),
+            spec=spec,
+            spec_error=error,
+            status=load_status(raw.get("status")),
+            retest=(meta.get("annotations") or {}).get("packgate.dev/retest"),
+            jobs=[job_state(j) for j in jobs],
+            pods=[pod_state(p) for p in pods],
+            source_found=source_found,
+            now=self.clock(),
+            unschedulable_grace=float(self.settings.unschedulable_grace_seconds),
+        )
+        return obs, spec, paths
+
+    # -- status --------------------------------------------------------------------------------
+
+    async def _write_status(self, obs: Observed, status: PackStatus) -> None:
+        old = dump(obs.status)
+        new = dump(status)
+        if old == new:
+            return
+        patch: dict[str, Any] = dict(new)
+        for key in old:
+            if key not in new:
+                patch[key] = None
+        await self.kube.patch_pack_status(obs.pack.namespace, obs.pack.name, patch)
+
+    async def _emit_all(self, emit: Emit, events: list[Event]) -> None:
+        for event in events:
+            await emit(event)
+
+    # -- starting ------------------------------------------------------------------------------
+
+    async def _admit(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit, paths: str | None) -> None:
+        current = result.start
+        assert current is not None
+        async with self.admission_lock:
+            namespaces = self.settings.namespaces
+            active: dict[str, int] = {}
+            for job in await self.kube.list_managed_jobs(namespaces):
+                if is_active(job):
+                    ns = job["metadata"]["namespace"]
+                    active[ns] = active.get(ns, 0) + 1
+            waiting = [Waiting(current.queued_at, obs.pack.uid, obs.pack.namespace, len(current.runners))]
+            for pack in await self.kube.list_packs(namespaces):
+                meta = pack.get("metadata", {})
+                if meta.get("uid") == obs.pack.uid:
+                    continue
+                other = load_status(pack.get("status")).current_execution
+                if other is not None and other.started_at is None:
+                    waiting.append(Waiting(other.queued_at, meta["uid"], meta["namespace"], len(other.runners)))
+            decision = admit(
+                obs.pack.uid,
+                waiting,
+                active,
+                global_limit=self.settings.max_concurrent_jobs,
+                namespace_limit=self.settings.max_concurrent_jobs_per_namespace,
+            )
+            if not decision.admitted:
+                await self._write_status(obs, planner.queued(obs, spec, current, decision.position))
+                await self._emit_all(emit, result.events)
+                return
+            current = current.model_copy(update={"nonce": current.nonce or new_nonce()})
+            status, events = planner.started(obs, spec, current)
+            await self._write_status(obs, status)
+            await self._create_jobs(
+                obs, spec, status, [r.name for r in spec.testing.runners] if spec.testing else [], paths
+            )
+        metrics.EXECUTIONS_STARTED.labels(trigger=str(current.trigger)).inc()
+        await self._emit_all(emit, result.events + events)
+
+    async def _create_jobs(
+        self, obs: Observed, spec: PackSpec | None, status: PackStatus, runners: list[str], paths: str | None
+    ) -> None:
+        current = status.current_execution
+        if not runners or spec is None or spec.testing is None or current is None:
+            return
+        wanted = {r.name: r for r in spec.testing.runners}
+        for name in runners:
+            if name not in wanted or name not in current.runners:
+                continue
+            manifest = render_job(
+                obs.pack,
+                spec,
+                wanted[name],
+                execution=current.id,
+                nonce=current.nonce,
+                options=self.render_options,
+                config_map_paths=paths,
+            )
+            created = await self.kube.create_job(manifest)
+            verb = "Created" if created else "Adopted"
+            log.info("%s Job %s for Pack %s/%s", verb, manifest["metadata"]["name"], obs.pack.namespace, obs.pack.name)
+
+    # -- concluding ----------------------------------------------------------------------------
+
+    async def _conclude(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit) -> None:
+        current = obs.status.current_execution
+        assert current is not None and spec.testing is not None
+        runners = {r.name: r for r in spec.testing.runners}
+        collected: dict[str, TestSuiteResult] = {}
+        for item in result.collect:
+            if item.runner and item.runner in runners:
+                collected[item.runner] = await asyncio.to_thread(
+                    self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
+                )
+        comparison = await self._comparison(obs, collected)
+        status, events, outcome, verdict = planner.conclude(
+            dataclasses.replace(obs, status=result.status), spec, collected, comparison
+        )
+        record = self._record(obs, spec, status, outcome, verdict.allowed)
+        recorded = await self._record_now(record)
+        last = status.last_execution
+        assert last is not None
+        if recorded:
+            status = status.model_copy(update={"last_execution": last.model_copy(update={"recorded": True})})
+            events.append(Event("Normal", "RecordWritten", f"execution {current.id} recorded in PostgreSQL"))
+        else:
+            deferred = _cap_cases(record)
+            status = status.model_copy(update={"pending_records": [*status.pending_records, deferred]})
+            events.append(
+                Event(
+                    "Warning",
+                    "RecordDeferred",
+                    f"PostgreSQL unavailable: execution {current.id} will be recorded when it is back",
+                )
+            )
+        await self._write_status(obs, status)
+        metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(verdict.allowed).lower()).inc()
+        for suite in last.suites:
+            if suite.reason:
+                metrics.RUNNER_ERRORS.labels(reason=suite.reason).inc()
+        log.info(
+            "Pack %s/%s version %s: %s (%s/%s passed), %s",
+            obs.pack.namespace,
+            obs.pack.name,
+            spec.version,
+            last.status,
+            last.passed,
+            last.passed + last.failed,
+            "allowed" if verdict.allowed else "blocked",
+        )
+        await self._emit_all(emit, result.events + events)
+
+    def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult:
+        """Read one runner's log (bounded, streamed) and judge it.  Blocking: runs in a thread."""
+        if item.pod is None:
+            return error_suite(
+                item.runner, item.runner_type, "the runner's pod is gone; no log to read", job_name=item.job
+            )
+        collector = new_collector(
+            nonce,
+            name=item.runner,
+            runner_type=item.runner_type,
+            result_format=str(runner_format(runner)),
+            result_path=runner.result_path,
+        )
+        try:
+            for line in self.kube.stream_log_lines(
+                namespace, item.pod, RUNNER_CONTAINER, self.settings.log_limit_bytes
+            ):
+                collector.feed(line)
+        except KubernetesError as exc:
+            return error_suite(item.runner, item.runner_type, f"could not read the log: {exc}", job_name=item.job)
+        return judge(collector, exit_code=item.exit_code).model_copy(update={"job_name": item.job})
+
+    async def _comparison(self, obs: Observed, collected: dict[str, TestSuiteResult]) -> Comparison | None:
+        base = obs.status.active_version
+        if not base:
+            return None
+        db = await self.recorder.database()
+        if db is None:
+            return None
+        try:
+            previous = await db.last_case_statuses(obs.pack.uid, base)
+        except DatabaseError:
+            await self.recorder.lost()
+            return None
+        if not previous:
+            return None
+        now: dict[str, TestStatus] = {
+            f"{suite.name}::{case.name}": case.status for suite in collected.values() for case in suite.test_cases
+        }
+        diff = compare(previous, now)
+        return Comparison(
+            baseVersion=base,
+            regressions=sorted(diff.regressions)[:COMPARISON_NAMES_SHOWN],
+            fixes=sorted(diff.fixes)[:COMPARISON_NAMES_SHOWN],
+            added=len(diff.added),
+            removed=len(diff.removed),
+        )
+
+    def _record(
+        self, obs: Observed, spec: PackSpec, status: PackStatus, outcome: PackTestResult, allowed: bool
+    ) -> dict[str, Any]:
+        current = obs.status.current_execution
+        assert current is not None
+        return {
+            "pack_uid": obs.pack.uid,
+            "namespace": obs.pack.namespace,
+            "name": obs.pack.name,
+            "ref": pack_ref(obs.pack.name, spec),
+            "version": current.version,
+            "active_version": status.active_version or None,
+            "execution_id": current.id,
+            "idempotency_key": idempotency_key(obs.pack.uid, current.id),
+            "trigger": str(current.trigger),
+            "forced": spec.force,
+            "allowed": allowed,
+            "result": outcome.model_dump(mode="json"),
+        }
+
+    async def _record_now(self, record: dict[str, Any]) -> bool:
+        db = await self.recorder.database()
+        if db is None:
+            return False
+        from packgate.db.store import ExecutionRecord
+
+        try:
+            await db.record_execution(ExecutionRecord.model_validate(record))
+        except DatabaseError as exc:
+            log.warning("Deferred record %s: %s", record["execution_id"], exc)
+            await self.recorder.lost()
+            return False
+        return True
+
+    async def _flush_pending(self, namespace: str, name: str, emit: Emit) -> None:
+        """Write records deferred during an outage, then drop them from the status."""
+        raw = await self.kube.get_pack(namespace, name)
+        if raw is None:
+            return
+        status = load_status(raw.get("status"))
+        if not status.pending_records:
+            return
+        remaining = []
+        written = []
+        for record in status.pending_records:
+            if await self._record_now(record):
+                written.append(record["execution_id"])
+            else:
+                remaining.append(record)
+        if not written:
+            return
+        last = status.last_execution
+        if last is not None and last.id in written:
+            last = last.model_copy(update={"recorded": True})
+        new = status.model_copy(update={"pending_records": remaining, "last_execution": last})
+        patch = dump(new)
+        patch.setdefault("pendingRecords", [])
+        await self.kube.patch_pack_status(namespace, name, patch)
+        for execution in written:
+            await emit(Event("Normal", "RecordWritten", f"deferred execution {execution} recorded in PostgreSQL"))
+
+    def pending_records(self, status: dict[str, Any] | None) -> int:
+        return len(load_status(status).pending_records)
+
+
+def _cap_cases(record: dict[str, Any]) -> dict[str, Any]:
+    """A record small enough for the Pack's status: failing cases first, at most PENDING_CASES_KEPT."""
+    result = dict(record["result"])
+    budget = PENDING_CASES_KEPT
+    suites = []
+    for suite in result.get("test_suites", []):
+        cases = sorted(suite.get("test_cases", []), key=lambda c: c.get("status") == "passed")
+        kept = cases[: max(0, budget)]
+        budget -= len(kept)
+        trimmed = [{**c, "stdout": None, "stderr": None} for c in kept]
+        suites.append({**suite, "test_cases": trimmed})
+    result["test_suites"] = suites
+    return {**record, "result": result}

@@ -1,0 +1,243 @@
+"""kopf handlers: the only module that imports kopf.
+
+Owns: registering handlers on an explicit registry (nothing registers at import), the operator's
+startup and cleanup, one reconcile daemon per Pack woken by Pack, Job and Pod events, the
+retention timer, and turning Packgate errors into kopf's retry semantics.  Must not: decide
+anything (the planner does) or talk to the API server directly (the executor does, via k8s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from aiohttp import web
+
+from packgate import metrics
+from packgate.api.spec import GROUP, PLURAL, VERSION
+from packgate.errors import DatabaseError, KubernetesError
+from packgate.executor import Executor, Recorder
+from packgate.k8s.client import Kube, load_api_client
+from packgate.reconcile.plan import Event
+from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
+from packgate.settings import Settings
+
+log = logging.getLogger("packgate")
+ERROR_BACKOFF_SECONDS = 10.0
+IDLE_RECHECK_SECONDS = 300.0
+
+
+class Runtime:
+    """What the handlers share, built at startup and kept in kopf's memo."""
+
+    def __init__(self, settings: Settings, kubeconfig: str | None) -> None:
+        self.settings = settings
+        self.kubeconfig = kubeconfig
+        self.executor: Executor | None = None
+        self.wakers: dict[str, asyncio.Event] = {}
+        self.ready = False
+        self.health_runner: web.AppRunner | None = None
+
+    def wake(self, uid: str | None) -> None:
+        if uid and uid in self.wakers:
+            self.wakers[uid].set()
+
+    def wake_all(self) -> None:
+        for waker in self.wakers.values():
+            waker.set()
+
+
+def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
+    """Every handler of the operator, on a fresh registry."""
+    registry = kopf.OperatorRegistry()
+    labels = {LABEL_MANAGED_BY: MANAGED_BY}
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        ours = runtime.settings
+        settings.watching.server_timeout = ours.watch_timeout_seconds
+        settings.watching.client_timeout = ours.watch_timeout_seconds + 60
+        settings.watching.connect_timeout = 30
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.posting.level = logging.WARNING
+        if ours.peering:
+            settings.peering.name = ours.peering
+            settings.peering.mandatory = False
+        else:
+            settings.peering.standalone = True
+        kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig))
+        recorder = Recorder(ours.database_url.get_secret_value() if ours.database_url else None)
+        if recorder.dsn is not None:
+            await _migrate(recorder.dsn)
+        runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder)
+        runtime.health_runner = await _serve_health(runtime, ours.health_port)
+        await asyncio.to_thread(metrics.serve, ours.metrics_port)
+        runtime.ready = True
+        log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        runtime.ready = False
+        if runtime.executor is not None:
+            await runtime.executor.recorder.close()
+        if runtime.health_runner is not None:
+            await runtime.health_runner.cleanup()
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=5.0)
+    async def pack_daemon(
+        name: str, namespace: str, uid: str, stopped: kopf.DaemonStopped, body: kopf.Body, **_: Any
+    ) -> None:
+        """One reconcile loop per Pack, level-triggered: observe, plan, act, wait for a change."""
+        waker = runtime.wakers.setdefault(uid, asyncio.Event())
+        metrics.PACKS_WATCHED.inc()
+
+        async def emit(event: Event) -> None:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+        try:
+            while not stopped:
+                waker.clear()
+                delay: float | None
+                executor = runtime.executor
+                assert executor is not None
+                try:
+                    delay = await executor.reconcile(namespace, name, emit)
+                except KubernetesError as exc:
+                    metrics.RECONCILE_ERRORS.labels(kind="kubernetes").inc()
+                    log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, ERROR_BACKOFF_SECONDS)
+                    delay = ERROR_BACKOFF_SECONDS
+                except DatabaseError as exc:
+                    metrics.RECONCILE_ERRORS.labels(kind="database").inc()
+                    log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, ERROR_BACKOFF_SECONDS)
+                    delay = ERROR_BACKOFF_SECONDS
+                except Exception:
+                    metrics.RECONCILE_ERRORS.labels(kind="unexpected").inc()
+                    log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
+                    delay = ERROR_BACKOFF_SECONDS * 3
+                try:
+                    await asyncio.wait_for(waker.wait(), timeout=delay or IDLE_RECHECK_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            runtime.wakers.pop(uid, None)
+            metrics.PACKS_WATCHED.dec()
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def pack_changed(uid: str, **_: Any) -> None:
+        runtime.wake(uid)
+
+    @kopf.on.event("batch", "v1", "jobs", labels=labels, registry=registry)
+    async def job_changed(labels: dict[str, str], body: kopf.Body, **_: Any) -> None:
+        runtime.wake(labels.get(LABEL_PACK_UID))
+        if any(c.get("status") == "True" for c in body.get("status", {}).get("conditions") or []):
+            runtime.wake_all()  # a finished Job frees a slot for queued executions
+
+    @kopf.on.event("", "v1", "pods", labels=labels, registry=registry)
+    async def pod_changed(labels: dict[str, str], **_: Any) -> None:
+        runtime.wake(labels.get(LABEL_PACK_UID))
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, optional=True)
+    async def pack_deleted(uid: str, name: str, namespace: str, **_: Any) -> None:
+        """Best effort: mark the pack deleted in PostgreSQL; its history stays until retention."""
+        executor = runtime.executor
+        if executor is None:
+            return
+        db = await executor.recorder.database()
+        if db is None:
+            return
+        try:
+            await db.mark_pack_deleted(uid)
+        except DatabaseError as exc:
+            log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
+
+    return registry
+
+
+async def _migrate(dsn: str) -> None:
+    """Apply pending migrations at startup; an unreachable database only defers records."""
+    from packgate.db.migrations import apply_migrations
+
+    try:
+        applied = await apply_migrations(dsn)
+    except DatabaseError as exc:
+        log.warning("Migrations not applied at startup (%s); records are deferred until PostgreSQL is back", exc)
+        return
+    for name in applied:
+        log.info("Applied migration %s", name)
+
+
+async def _serve_health(runtime: Runtime, port: int) -> web.AppRunner:
+    """/healthz: the event loop answers.  /readyz: startup finished."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if runtime.ready:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="starting\n")
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    return runner
+
+
+async def retention_loop(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Delete executions older than PACKGATE_RETENTION_DAYS, every PACKGATE_RETENTION_INTERVAL_SECONDS."""
+    while not stop.is_set():
+        executor = runtime.executor
+        if executor is not None:
+            db = await executor.recorder.database()
+            if db is not None:
+                try:
+                    deleted = await db.delete_old_executions(runtime.settings.retention_days)
+                    if deleted:
+                        log.info(
+                            "Retention: deleted %d executions older than %d days",
+                            deleted,
+                            runtime.settings.retention_days,
+                        )
+                except DatabaseError as exc:
+                    log.warning("Retention skipped: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=runtime.settings.retention_interval_seconds)
+        except TimeoutError:
+            pass
+
+
+def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = False) -> None:
+    """Run the operator until it is stopped (SIGINT/SIGTERM)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kopf").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    runtime = Runtime(settings, kubeconfig)
+    registry = build_registry(runtime)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        retention = asyncio.create_task(retention_loop(runtime, stop))
+        try:
+            await kopf.operator(
+                registry=registry,
+                clusterwide=not settings.namespaces,
+                namespaces=settings.namespaces,
+                standalone=not settings.peering,
+                peering_name=settings.peering or None,
+                memo=kopf.Memo(),
+            )
+        finally:
+            stop.set()
+            await retention
+
+    asyncio.run(main())

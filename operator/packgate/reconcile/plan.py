@@ -1,0 +1,717 @@
+"""The planner: from what was observed about one Pack to its new status and the actions to take.
+
+Owns every decision of the reconcile loop: which execution is wanted and why (trigger), when a
+run is superseded, which Jobs to create or delete, when a runner has failed promptly (image pull,
+unschedulable, config error, timeout), and — once every runner has an outcome — the verdict, the
+active version, the conditions and the Events.  Pure: typed values in (with `now`), typed values
+out.  The executor performs the actions; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from packgate.api.spec import PackSpec, pack_ref
+from packgate.api.status import (
+    Comparison,
+    Condition,
+    CurrentExecution,
+    ExecutionSummary,
+    PackStatus,
+    Phase,
+    RunnerError,
+    SuiteSummary,
+    Trigger,
+    merge_conditions,
+    timestamp,
+)
+from packgate.reconcile.render import PackIdentity, execution_id, job_name, spec_hash
+from packgate.results import PackTestResult, RunStatus, TestStatus, TestSuiteResult, combine, error_suite
+from packgate.verdict import ActiveReason, Policy, Verdict, decide
+
+# Waiting reasons that mean a container will not start without a change from the user.
+FATAL_WAITING = {
+    "ErrImagePull": "ImagePullFailed",
+    "ImagePullBackOff": "ImagePullFailed",
+    "InvalidImageName": "ImagePullFailed",
+    "ErrImageNeverPull": "ImagePullFailed",
+    "CreateContainerConfigError": "ConfigError",
+    "CreateContainerError": "ConfigError",
+    "RunContainerError": "ConfigError",
+}
+
+SOURCE_RECHECK_SECONDS = 10.0
+RUNNING_RECHECK_SECONDS = 5.0
+FAILING_TESTS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    runner: str
+    execution: str
+    finished: bool = False
+    failed: bool = False
+    reason: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    job: str
+    phase: str
+    waiting_reason: str | None = None
+    waiting_message: str | None = None
+    unschedulable_since: datetime | None = None
+    unschedulable_message: str | None = None
+    exit_code: int | None = None  # the runner container's, once terminated
+    init_failure: str | None = None  # the fetch container ended in error
+
+
+@dataclass(frozen=True)
+class Observed:
+    pack: PackIdentity
+    generation: int
+    spec: PackSpec | None
+    spec_error: str | None
+    status: PackStatus
+    retest: str | None
+    jobs: list[JobState]
+    pods: list[PodState]
+    source_found: bool | None
+    now: datetime
+    unschedulable_grace: float = 20.0
+
+
+@dataclass(frozen=True)
+class Collect:
+    """Read one finished runner's log and judge it."""
+
+    runner: str
+    runner_type: str
+    job: str
+    pod: str | None
+    exit_code: int | None
+
+
+@dataclass
+class Plan:
+    status: PackStatus
+    events: list[Event] = field(default_factory=list)
+    start: CurrentExecution | None = None  # needs admission (concurrency limits) before Jobs exist
+    create_jobs: list[str] = field(default_factory=list)  # runner names of the current execution
+    delete_jobs: list[str] = field(default_factory=list)  # Job names
+    collect: list[Collect] = field(default_factory=list)  # when non-empty: every runner has ended
+    requeue_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Wanted:
+    id: str
+    trigger: Trigger
+    token: str
+    spec_hash: str
+
+
+def policy_of(spec: PackSpec) -> Policy:
+    testing = spec.testing
+    return Policy(
+        min_pass_rate=testing.min_pass_rate if testing else 1.0,
+        on_failure=str(testing.on_failure) if testing else "block",
+        force=spec.force,
+        skip_tests=spec.skip_tests,
+    )
+
+
+def wanted_execution(obs: Observed, spec: PackSpec) -> Wanted | None:
+    """The execution this Pack needs now, or None when the last one still stands."""
+    status = obs.status
+    digest = spec_hash(spec)
+    last = status.last_execution
+    uid = obs.pack.uid
+    if last is None or last.spec_hash != digest:
+        trigger = Trigger.INSTALL if last is None else Trigger.UPDATE
+        return Wanted(execution_id(uid, digest, trigger, digest), trigger, digest, digest)
+    if obs.retest and obs.retest != status.retest_token:
+        token = f"retest:{obs.retest}"
+        return Wanted(execution_id(uid, digest, Trigger.MANUAL, token), Trigger.MANUAL, token, digest)
+    interval = spec.testing.revalidate_seconds if spec.testing else None
+    if interval and last.finished_at:
+        due = _parse_time(last.finished_at) + timedelta(seconds=interval)
+        if obs.now >= due:
+            token = f"validation:{last.finished_at}"
+            return Wanted(execution_id(uid, digest, Trigger.VALIDATION, token), Trigger.VALIDATION, token, digest)
+    return None
+
+
+def validation_due_in(obs: Observed, spec: PackSpec) -> float | None:
+    interval = spec.testing.revalidate_seconds if spec.testing else None
+    last = obs.status.last_execution
+    if not interval or last is None or not last.finished_at:
+        return None
+    due = _parse_time(last.finished_at) + timedelta(seconds=interval)
+    return max(1.0, (due - obs.now).total_seconds())
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ---------------------------------------------------------------------------------------------
+# conditions
+
+
+def conditions(
+    *,
+    generation: int,
+    phase: Phase,
+    tested: tuple[str, str, str],
+    active: tuple[str, str, str],
+    stalled_reason: str | None = None,
+) -> list[Condition]:
+    """Tested and Active as given; Ready, Reconciling and Stalled derived (kstatus)."""
+    reconciling = phase in (Phase.PENDING, Phase.QUEUED, Phase.TESTING)
+    active_true = active[0] == "True"
+
+    def cond(type_: str, status: str, reason: str, message: str) -> Condition:
+        return Condition(type=type_, status=status, reason=reason, message=message, observedGeneration=generation)
+
+    out = [cond("Tested", *tested), cond("Active", *active)]
+    out.append(cond("Ready", "True" if active_true and not reconciling else "False", active[1], active[2]))
+    if reconciling:
+        out.append(cond("Reconciling", "True", str(phase), active[2] if phase is Phase.QUEUED else tested[2]))
+    else:
+        out.append(cond("Reconciling", "False", "Reconciled", "no execution is queued or running"))
+    if not active_true and not reconciling:
+        out.append(cond("Stalled", "True", stalled_reason or active[1], active[2]))
+    else:
+        out.append(cond("Stalled", "False", "NotStalled", ""))
+    return out
+
+
+def _finish(obs: Observed, status: PackStatus, conds: list[Condition], **updates: Any) -> PackStatus:
+    new = status.model_copy(
+        update={
+            "observed_generation": obs.generation,
+            "conditions": merge_conditions(obs.status.conditions, conds, obs.now),
+            **updates,
+        }
+    )
+    return new.model_copy(update={"summary": summary_columns(new)})
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan
+
+
+def plan(obs: Observed) -> Plan:
+    """Everything to do for one Pack now."""
+    status = obs.status
+    spec = obs.spec
+    current = status.current_execution
+    keep = {e.id for e in (current, status.last_execution) if e is not None}
+    current_jobs = [j.name for j in obs.jobs if current is not None and j.execution == current.id]
+    # Jobs of superseded executions go; the last finished execution's stay for `kubectl logs`.
+    stray_jobs = [j.name for j in obs.jobs if j.execution not in keep]
+
+    if spec is None:
+        message = f"invalid spec: {obs.spec_error}"
+        new = _finish(
+            obs,
+            status,
+            conditions(
+                generation=obs.generation,
+                phase=Phase.ERROR,
+                tested=("False", "Error", message),
+                active=("False", ActiveReason.VALIDATION_FAILED, message),
+            ),
+            phase=Phase.ERROR,
+            message=message,
+            current_execution=None,
+            queue_position=None,
+        )
+        return Plan(new, delete_jobs=current_jobs + stray_jobs)
+
+    if spec.skip_tests:
+        return _plan_skipped(obs, spec, current_jobs + stray_jobs)
+
+    testing = spec.testing
+    if testing is None or not testing.enabled or not testing.runners:
+        return _plan_no_tests(obs, spec, current_jobs + stray_jobs)
+
+    wanted = wanted_execution(obs, spec)
+    events: list[Event] = []
+    delete = list(stray_jobs)
+    # A spec change supersedes a queued or running execution: cancel it.
+    if current is not None and current.spec_hash != spec_hash(spec):
+        events.append(Event("Normal", "Superseded", f"execution {current.id} cancelled: the spec changed"))
+        delete.extend(current_jobs)
+        current = None
+    if current is None and wanted is not None:
+        return _plan_new_execution(obs, spec, wanted, delete, events)
+    if current is None:
+        return _plan_idle(obs, spec, delete, events)
+    return _plan_running(obs, spec, current, delete, events)
+
+
+def _plan_skipped(obs: Observed, spec: PackSpec, delete: list[str]) -> Plan:
+    message = "tests skipped (spec.skipTests); version activated without testing"
+    events = []
+    if obs.status.active_version != spec.version:
+        events.append(Event("Normal", "Activated", f"version {spec.version} activated without testing (skipTests)"))
+    new = _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=Phase.SKIPPED,
+            tested=("False", "Skipped", message),
+            active=("True", ActiveReason.TESTS_SKIPPED, message),
+        ),
+        phase=Phase.SKIPPED,
+        message=message,
+        active_version=spec.version,
+        current_execution=None,
+        queue_position=None,
+    )
+    return Plan(new, events=events, delete_jobs=delete)
+
+
+def _plan_no_tests(obs: Observed, spec: PackSpec, delete: list[str]) -> Plan:
+    testing = spec.testing
+    if testing is not None and not testing.enabled:
+        reason = "TestingDisabled"
+        message = "testing is disabled: set spec.testing.enabled: true, or spec.skipTests: true to activate untested"
+    else:
+        reason = "NoTestConfiguration"
+        message = "the pack has no tests: add spec.testing.runners, or set spec.skipTests: true to activate untested"
+    active_version = "" if obs.status.active_version == spec.version else obs.status.active_version
+    events = []
+    if obs.status.phase is not Phase.ERROR or obs.status.message != message:
+        events.append(Event("Warning", "ActivationBlocked", message))
+    new = _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=Phase.ERROR,
+            tested=("False", reason, message),
+            active=("False", ActiveReason.NO_TEST_CONFIGURATION, message),
+        ),
+        phase=Phase.ERROR,
+        message=message,
+        active_version=active_version,
+        current_execution=None,
+        queue_position=None,
+    )
+    return Plan(new, events=events, delete_jobs=delete)
+
+
+def _source_missing(obs: Observed, spec: PackSpec, delete: list[str], events: list[Event]) -> Plan:
+    assert spec.source.config_map is not None
+    message = f"ConfigMap {spec.source.config_map.name} not found in namespace {obs.pack.namespace}"
+    if obs.status.message != message:
+        events.append(Event("Warning", "SourceNotFound", message))
+    new = _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=Phase.ERROR,
+            tested=("False", "SourceNotFound", message),
+            active=("False", ActiveReason.AWAITING_TESTS, message),
+            stalled_reason="SourceNotFound",
+        ),
+        phase=Phase.ERROR,
+        message=message,
+        current_execution=None,
+        queue_position=None,
+    )
+    return Plan(new, events=events, delete_jobs=delete, requeue_after=SOURCE_RECHECK_SECONDS)
+
+
+def _plan_new_execution(obs: Observed, spec: PackSpec, wanted: Wanted, delete: list[str], events: list[Event]) -> Plan:
+    if obs.source_found is False:
+        return _source_missing(obs, spec, delete, events)
+    assert spec.testing is not None
+    current = CurrentExecution(
+        id=wanted.id,
+        trigger=wanted.trigger,
+        version=spec.version,
+        specHash=wanted.spec_hash,
+        token=wanted.token,
+        nonce="",  # the executor fills a fresh nonce when it admits the execution
+        queuedAt=timestamp(obs.now),
+        runners=[r.name for r in spec.testing.runners],
+    )
+    queued = _queued_status(obs, spec, current, position=None)
+    return Plan(queued, events=events, start=current, delete_jobs=delete)
+
+
+def _queued_status(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int | None) -> PackStatus:
+    where = f" (position {position} in the queue)" if position else ""
+    message = f"version {spec.version} queued for testing ({current.trigger}){where}"
+    return _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=Phase.QUEUED,
+            tested=("False", "Pending", message),
+            active=_awaiting(obs, spec, message),
+        ),
+        phase=Phase.QUEUED,
+        message=message,
+        current_execution=current,
+        queue_position=position,
+        retest_token=obs.retest if current.trigger is Trigger.MANUAL else obs.status.retest_token,
+    )
+
+
+def queued(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int) -> PackStatus:
+    """The status of an execution held back by the concurrency limits."""
+    return _queued_status(obs, spec, current, position)
+
+
+def started(obs: Observed, spec: PackSpec, current: CurrentExecution) -> tuple[PackStatus, list[Event]]:
+    """The status once an execution is admitted: Testing, with its runners' Jobs about to exist."""
+    message = f"testing version {spec.version} ({current.trigger}): {len(current.runners)} runner(s)"
+    new = _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=Phase.TESTING,
+            tested=("False", "Running", message),
+            active=_awaiting(obs, spec, message),
+        ),
+        phase=Phase.TESTING,
+        message=message,
+        current_execution=current.model_copy(update={"started_at": timestamp(obs.now)}),
+        queue_position=None,
+        retest_token=obs.retest if current.trigger is Trigger.MANUAL else obs.status.retest_token,
+    )
+    events = [
+        Event(
+            "Normal",
+            "TestsStarted",
+            f"Testing version {spec.version} ({current.trigger}) with runners {', '.join(current.runners)}",
+        )
+    ]
+    return new, events
+
+
+def _awaiting(obs: Observed, spec: PackSpec, message: str) -> tuple[str, str, str]:
+    """Active while a version is being tested: the previous activeVersion stays active."""
+    active = obs.status.active_version
+    if active and active == spec.version:
+        last = obs.status.condition("Active")
+        if last is not None and last.status == "True":
+            return ("True", last.reason, last.message)
+    keep = f"; {active} stays active" if active else ""
+    return ("False", ActiveReason.AWAITING_TESTS, f"{message}{keep}")
+
+
+def _plan_running(
+    obs: Observed, spec: PackSpec, current: CurrentExecution, delete: list[str], events: list[Event]
+) -> Plan:
+    if current.started_at is None:
+        # Still queued: ask for admission again.
+        return Plan(
+            _queued_status(obs, spec, current, obs.status.queue_position),
+            events=events,
+            start=current,
+            delete_jobs=delete,
+        )
+    assert spec.testing is not None
+    runners = {r.name: r for r in spec.testing.runners if r.name in current.runners}
+    jobs = {j.runner: j for j in obs.jobs if j.execution == current.id}
+    pods_by_job: dict[str, list[PodState]] = {}
+    for pod in obs.pods:
+        pods_by_job.setdefault(pod.job, []).append(pod)
+
+    errors = dict(current.runner_errors)
+    create: list[str] = []
+    collect: list[Collect] = []
+    for name, runner in runners.items():
+        if name in errors:
+            continue
+        job = jobs.get(name)
+        if job is None:
+            create.append(name)
+            continue
+        pods = pods_by_job.get(job.name, [])
+        pod = pods[0] if pods else None
+        prompt = _prompt_failure(obs, job, pod)
+        if prompt is not None:
+            errors[name] = prompt
+            delete.append(job.name)
+            events.append(Event("Warning", "RunnerError", f"runner {name}: {prompt.reason}: {prompt.message}"))
+            continue
+        if job.finished:
+            collect.append(
+                Collect(
+                    runner=name,
+                    runner_type=str(runner.type),
+                    job=job.name,
+                    pod=pod.name if pod else None,
+                    exit_code=pod.exit_code if pod else None,
+                )
+            )
+    updated = current.model_copy(update={"runner_errors": errors})
+    status = obs.status.model_copy(update={"current_execution": updated})
+    if errors != current.runner_errors:
+        obs = _with_status(obs, status)
+    pending = [n for n in runners if n not in errors and n not in {c.runner for c in collect}]
+    if pending:
+        still, _ = started(obs, spec, updated)
+        still = still.model_copy(update={"current_execution": updated})
+        return Plan(still, events=events, create_jobs=create, delete_jobs=delete, requeue_after=RUNNING_RECHECK_SECONDS)
+    # Every runner has ended: the executor collects the logs, then calls `conclude`.
+    return Plan(status, events=events, delete_jobs=delete, collect=collect or [_NOTHING])
+
+
+_NOTHING = Collect(runner="", runner_type="", job="", pod=None, exit_code=None)
+
+
+def _with_status(obs: Observed, status: PackStatus) -> Observed:
+    return Observed(
+        pack=obs.pack,
+        generation=obs.generation,
+        spec=obs.spec,
+        spec_error=obs.spec_error,
+        status=status,
+        retest=obs.retest,
+        jobs=obs.jobs,
+        pods=obs.pods,
+        source_found=obs.source_found,
+        now=obs.now,
+        unschedulable_grace=obs.unschedulable_grace,
+    )
+
+
+def _prompt_failure(obs: Observed, job: JobState, pod: PodState | None) -> RunnerError | None:
+    """A runner that will not produce results, detected before its deadline."""
+    if job.failed and job.reason == "DeadlineExceeded":
+        return RunnerError(reason="Timeout", message=job.message or "the runner exceeded its timeout")
+    if pod is None:
+        if job.failed:
+            return RunnerError(reason="JobFailed", message=job.message or f"Job {job.name} failed without a pod")
+        return None
+    if pod.init_failure:
+        return RunnerError(reason="SourceFetchFailed", message=pod.init_failure)
+    if pod.waiting_reason in FATAL_WAITING:
+        detail = f"{pod.waiting_reason}: {pod.waiting_message}" if pod.waiting_message else pod.waiting_reason
+        return RunnerError(reason=FATAL_WAITING[pod.waiting_reason], message=detail)
+    if pod.unschedulable_since is not None:
+        waited = (obs.now - pod.unschedulable_since).total_seconds()
+        if waited >= obs.unschedulable_grace:
+            return RunnerError(
+                reason="Unschedulable",
+                message=f"pod {pod.name} unschedulable for {int(waited)}s: {pod.unschedulable_message or ''}".strip(),
+            )
+    return None
+
+
+def _plan_idle(obs: Observed, spec: PackSpec, delete: list[str], events: list[Event]) -> Plan:
+    """No execution needed: the status follows from the last execution and today's policy."""
+    last = obs.status.last_execution
+    assert last is not None
+    verdict = decide(policy_of(spec), summary_as_result(last, pack_ref(obs.pack.name, spec)))
+    new, more = verdict_status(obs, spec, last, verdict)
+    return Plan(new, events=events + more, delete_jobs=delete, requeue_after=validation_due_in(obs, spec))
+
+
+def summary_as_result(last: ExecutionSummary, ref: str) -> PackTestResult:
+    """Enough of a PackTestResult to re-decide a verdict from status alone."""
+    suites = [
+        TestSuiteResult(
+            name=s.name,
+            runner_type=s.type,
+            total=s.total,
+            passed=s.passed,
+            failed=s.failed,
+            skipped=s.skipped,
+            duration_ms=s.duration_ms,
+            status=RunStatus(s.status),
+            error=s.error,
+        )
+        for s in last.suites
+    ]
+    return PackTestResult(
+        pack_ref=ref,
+        pack_version=last.version,
+        execution_time=_parse_time(last.started_at or last.finished_at or "1970-01-01T00:00:00Z"),
+        total_tests=last.total,
+        passed=last.passed,
+        failed=last.failed,
+        skipped=last.skipped,
+        pass_rate=last.pass_rate,
+        duration_ms=last.duration_ms,
+        status=RunStatus(last.status),
+        test_suites=suites,
+    )
+
+
+_PHASE_OF = {
+    RunStatus.PASSED: Phase.PASSED,
+    RunStatus.PARTIAL: Phase.PARTIAL,
+    RunStatus.FAILED: Phase.FAILED,
+    RunStatus.SKIPPED: Phase.FAILED,
+    RunStatus.ERROR: Phase.ERROR,
+}
+
+
+def verdict_status(
+    obs: Observed, spec: PackSpec, last: ExecutionSummary, verdict: Verdict
+) -> tuple[PackStatus, list[Event]]:
+    """The status that follows from a finished execution's verdict."""
+    phase = _PHASE_OF[RunStatus(last.status)]
+    previous_active = obs.status.active_version
+    events: list[Event] = []
+    if verdict.allowed:
+        active_version = spec.version
+        if previous_active != spec.version:
+            events.append(Event("Normal", "Activated", f"version {spec.version} activated: {verdict.message}"))
+    elif last.trigger is Trigger.VALIDATION or previous_active == spec.version:
+        active_version = ""
+    else:
+        active_version = previous_active
+    if phase is Phase.ERROR:
+        tested = ("False", "Error", verdict.message)
+    elif RunStatus(last.status) is RunStatus.SKIPPED:
+        tested = ("False", "Error", "no test was executed")
+    else:
+        tested = ("True", str(phase), f"{last.passed}/{last.passed + last.failed} passed ({last.trigger})")
+    reason = verdict.reason
+    if not verdict.allowed and last.trigger is Trigger.VALIDATION:
+        reason = ActiveReason.VALIDATION_FAILED
+    message = verdict.message
+    if not verdict.allowed and active_version and active_version != spec.version:
+        message = f"{message}; version {active_version} stays active"
+    stalled = next((s.reason for s in last.suites if s.reason), None)
+    new = _finish(
+        obs,
+        obs.status,
+        conditions(
+            generation=obs.generation,
+            phase=phase,
+            tested=tested,
+            active=("True" if verdict.allowed else "False", str(reason), message),
+            stalled_reason=stalled,
+        ),
+        phase=phase,
+        message=message,
+        active_version=active_version,
+        current_execution=None,
+        queue_position=None,
+    )
+    return new, events
+
+
+def conclude(
+    obs: Observed,
+    spec: PackSpec,
+    collected: dict[str, TestSuiteResult],
+    comparison: Comparison | None = None,
+) -> tuple[PackStatus, list[Event], PackTestResult, Verdict]:
+    """Every runner has an outcome: combine, decide, and write the execution into status."""
+    current = obs.status.current_execution
+    assert current is not None and spec.testing is not None
+    suites: list[TestSuiteResult] = []
+    reasons: dict[str, str] = {}
+    for runner in spec.testing.runners:
+        if runner.name not in current.runners:
+            continue
+        error = current.runner_errors.get(runner.name)
+        if error is not None:
+            suites.append(error_suite(runner.name, str(runner.type), f"{error.reason}: {error.message}"))
+            reasons[runner.name] = error.reason
+        elif runner.name in collected:
+            suite = collected[runner.name]
+            suites.append(suite)
+            if suite.status is RunStatus.ERROR:
+                reasons[runner.name] = "NoResults" if suite.total == 0 else "ExitCode"
+        else:
+            suites.append(error_suite(runner.name, str(runner.type), "the runner's Job disappeared before it ended"))
+            reasons[runner.name] = "JobLost"
+    started_at = _parse_time(current.started_at or current.queued_at)
+    duration = max(0, int((obs.now - started_at).total_seconds() * 1000))
+    result = combine(pack_ref(obs.pack.name, spec), spec.version, started_at, suites, duration_ms=duration)
+    verdict = decide(policy_of(spec), result)
+    failing = [
+        f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
+    ][:FAILING_TESTS_SHOWN]
+    summary = ExecutionSummary(
+        id=current.id,
+        trigger=current.trigger,
+        version=current.version,
+        specHash=current.spec_hash,
+        startedAt=current.started_at,
+        finishedAt=timestamp(obs.now),
+        durationMs=duration,
+        total=result.total_tests,
+        passed=result.passed,
+        failed=result.failed,
+        skipped=result.skipped,
+        passRate=round(result.pass_rate, 4),
+        status=str(result.status),
+        suites=[
+            SuiteSummary(
+                name=s.name,
+                type=s.runner_type,
+                job=job_name(obs.pack.name, s.name, current.id),
+                status=str(s.status),
+                total=s.total,
+                passed=s.passed,
+                failed=s.failed,
+                skipped=s.skipped,
+                durationMs=s.duration_ms,
+                reason=reasons.get(s.name),
+                error=s.error,
+                exitCode=s.exit_code,
+            )
+            for s in suites
+        ],
+        failingTests=failing,
+        comparison=comparison,
+    )
+    status = obs.status.model_copy(update={"last_execution": summary})
+    new, events = verdict_status(_with_status(obs, status), spec, summary, verdict)
+    events = _verdict_events(spec, result, verdict) + events
+    return new, events, result, verdict
+
+
+def _verdict_events(spec: PackSpec, result: PackTestResult, verdict: Verdict) -> list[Event]:
+    counts = f"{result.passed}/{result.passed + result.failed} passed, {result.skipped} skipped"
+    events = []
+    if result.status in (RunStatus.PASSED, RunStatus.PARTIAL) and verdict.passed:
+        events.append(Event("Normal", "TestsPassed", f"version {spec.version}: {counts}"))
+    else:
+        events.append(Event("Warning", "TestsFailed", f"version {spec.version}: {counts}: {verdict.message}"))
+    if verdict.reason is ActiveReason.FORCED:
+        events.append(Event("Warning", "Forced", f"version {spec.version} activated by spec.force: {verdict.message}"))
+    elif verdict.warning:
+        events.append(Event("Warning", str(verdict.reason), verdict.message))
+    if not verdict.allowed:
+        events.append(Event("Warning", "ActivationBlocked", f"version {spec.version} blocked: {verdict.message}"))
+    return events
+
+
+def summary_columns(status: PackStatus) -> dict[str, str]:
+    """status.summary: the TESTS and RATE printer columns."""
+    last = status.last_execution
+    if last is None:
+        return {"tests": "", "rate": ""}
+    executed = last.passed + last.failed
+    return {"tests": f"{last.passed}/{executed}", "rate": f"{last.pass_rate:.0%}" if executed else ""}
