@@ -1,0 +1,118 @@
+"""Typed values going into and coming out of the database layer.
+
+Owns: ExecutionRecord (what the operator asks to record) and the read models (PackInfo,
+ExecutionSummary, ExecutionDetail, PackStats, FlakyTest).  Must not: import asyncpg or hold SQL;
+rows become these models inside `packgate.db.store` and never travel further as records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from packgate.results import PackTestResult, RunStatus, TestStatus
+
+TriggerReason = Literal["install", "update", "manual", "validation"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExecutionRecord(_Frozen):
+    """One execution to record, with everything needed to write it later (when the database was
+    down at the time): the Pack's identity, the verdict and the full result."""
+
+    pack_uid: str = Field(min_length=1, description="metadata.uid of the Pack")
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    ref: str = Field(min_length=1, description="spec.ref (the pack's ref)")
+    version: str = Field(min_length=1, description="spec.version when the execution ran")
+    active_version: str | None = Field(default=None, description="status.activeVersion after the verdict")
+    execution_id: str = Field(min_length=1, description="the operator's short execution id")
+    idempotency_key: str = Field(min_length=1, description="unique per execution; recorded at most once")
+    trigger: TriggerReason
+    forced: bool = False
+    allowed: bool = Field(description="whether the verdict allowed the version to be active")
+    result: PackTestResult
+
+
+class PackInfo(_Frozen):
+    """A row of packgate.pack."""
+
+    id: int
+    uid: str
+    namespace: str
+    name: str
+    ref: str
+    version: str
+    active_version: str | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    last_tested_at: datetime | None
+    last_tested_version: str | None
+    last_test_status: RunStatus | None
+    last_pass_rate: float | None
+    test_count: int
+
+
+class ExecutionSummary(_Frozen):
+    """One execution as listed in a history (a row of the pack_test_summary view)."""
+
+    execution_id: str
+    idempotency_key: str
+    pack_version: str
+    trigger: TriggerReason
+    status: RunStatus
+    execution_time: datetime
+    total_tests: int
+    passed: int
+    failed: int
+    skipped: int
+    pass_rate: float
+    duration_ms: int
+    forced: bool
+    allowed: bool
+
+
+class ExecutionDetail(ExecutionSummary):
+    """One execution with its full result (a row of the pack_latest_test view)."""
+
+    result: PackTestResult
+
+
+class PackStats(_Frozen):
+    """What get_pack_test_stats() returns for one pack."""
+
+    total_executions: int
+    passed_executions: int
+    failed_executions: int
+    avg_pass_rate: float | None
+    avg_duration_ms: float | None
+    last_test_time: datetime | None
+    last_test_status: RunStatus | None
+
+
+class FlakyTest(_Frozen):
+    """A test that both passed and failed within one version."""
+
+    version: str
+    suite: str
+    case: str
+    runs: int
+    passes: int
+    failures: int
+    flips: int = Field(description="status changes between passing and failing, in time order")
+    last_status: TestStatus
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}::{self.case}"
+
+
+def aware(value: datetime) -> datetime:
+    """A naive datetime is taken as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
