@@ -33,6 +33,8 @@ from packgate.errors import DatabaseError
 from packgate.history import case_key
 from packgate.results import PackTestResult, RunStatus, TestStatus
 
+__all__ = ["Database", "ExecutionRecord"]
+
 ERROR_MESSAGE_LIMIT = 4000
 """Characters of a test case's error message kept in its pack_test_case row (the JSON result
 keeps the whole message)."""
