@@ -1,0 +1,88 @@
+"""Test-output parsing: a runner's output, streamed line by line, into a TestSuiteResult.
+
+Owns the public API the operator and the local runner use: `ResultFormat`, `LineParser`,
+`make_parser` and `parse_lines`.  One pure module per format (`simple`, `tap`, `junit`,
+`unittest`, `pytest`) and `detect` for auto-detection.
+Must not: do I/O, or import kopf, the Kubernetes client, asyncpg or anything of packgate but
+`results` and `errors` (so `packgate parse` stays light and the parsers stay pure).
+
+Every parser is incremental and bounded: it never needs the whole input, keeps at most
+`max_cases` test cases (failing ones first; the counts always cover every case), keeps at most
+4 KiB of each error message, stdout and stderr, and 64 KiB of one line.  `result()` raises
+ParseError (a one-line message) when nothing recognisable was fed.  Counts always add up:
+passed + failed + skipped == total, `failed` includes errored cases, status from `run_status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from packgate.parsing.detect import AutoParser
+from packgate.parsing.junit import JUnitParser
+from packgate.parsing.pytest import PytestParser
+from packgate.parsing.simple import SimpleParser
+from packgate.parsing.tap import TapParser
+from packgate.parsing.unittest import UnittestParser
+from packgate.results import TestSuiteResult
+
+__all__ = ["LineParser", "ResultFormat", "make_parser", "parse_lines"]
+
+
+class ResultFormat(StrEnum):
+    """The formats a runner's results can be read in (the Pack's `resultFormat`)."""
+
+    AUTO = "auto"
+    SIMPLE = "simple"
+    TAP = "tap"
+    JUNIT = "junit"
+    UNITTEST = "unittest"
+    PYTEST = "pytest"
+
+
+@runtime_checkable
+class LineParser(Protocol):
+    """An incremental parser: feed it lines, then ask for the result."""
+
+    def feed(self, line: str) -> None:
+        """One line of text, with or without its trailing newline."""
+
+    def result(self) -> TestSuiteResult:
+        """The suite read so far; raises ParseError if nothing recognisable was fed."""
+
+
+_AnyParser = AutoParser | JUnitParser | PytestParser | SimpleParser | TapParser | UnittestParser
+_PARSERS: dict[ResultFormat, type[_AnyParser]] = {
+    ResultFormat.AUTO: AutoParser,
+    ResultFormat.SIMPLE: SimpleParser,
+    ResultFormat.TAP: TapParser,
+    ResultFormat.JUNIT: JUnitParser,
+    ResultFormat.UNITTEST: UnittestParser,
+    ResultFormat.PYTEST: PytestParser,
+}
+
+
+def make_parser(fmt: ResultFormat | str, *, name: str, runner_type: str, max_cases: int = 10_000) -> LineParser:
+    """A fresh parser for `fmt` ("auto" detects the format).  ValueError for an unknown format."""
+    try:
+        chosen = ResultFormat(fmt)
+    except ValueError:
+        known = ", ".join(f.value for f in ResultFormat)
+        raise ValueError(f"unknown result format {fmt!r} (known: {known})") from None
+    return _PARSERS[chosen](name=name, runner_type=runner_type, max_cases=max_cases)
+
+
+def parse_lines(
+    lines: Iterable[str],
+    fmt: ResultFormat | str = "auto",
+    *,
+    name: str = "tests",
+    runner_type: str = "unknown",
+    max_cases: int = 10_000,
+) -> TestSuiteResult:
+    """Parse `lines` (an iterable, consumed once, never held) in format `fmt`."""
+    parser = make_parser(fmt, name=name, runner_type=runner_type, max_cases=max_cases)
+    for line in lines:
+        parser.feed(line)
+    return parser.result()

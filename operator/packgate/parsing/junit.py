@@ -1,0 +1,310 @@
+"""JUnit XML, as written by pytest, jest-junit, Maven Surefire, go-junit-report and friends.
+
+Owns: reading `<testsuites>` or a single `<testsuite>` root (testsuites nested to any depth) from
+a stream, incrementally, with bounded memory, and turning every `<testcase>` into a case.
+Must not: do I/O, expand entities, resolve external entities, or process a DTD; import anything
+of packgate but `results` and `errors`.
+
+Safety: the XML goes through expat directly (the engine defusedxml wraps) with the same
+protections defusedxml applies: any DOCTYPE is refused (so no internal entity can be declared,
+which rules out "billion laughs" and quadratic blow-up), external entity references and
+parameter entities are refused and never resolved, and an undefined entity is an error.  Element
+nesting deeper than 256 is refused.  Text is kept only inside failure/error/skipped/system-out/
+system-err, at most 4 KiB each.
+
+Decisions:
+- A case is: failed if it has `<failure>`, errored if it has `<error>` (both count as failed),
+  skipped if it has `<skipped>` (and neither of the others), passed otherwise.  Surefire's
+  `<flakyFailure>`/`<rerunFailure>` do not change a case's status.  Counts come from the
+  `<testcase>` elements, not the `tests=`/`failures=` attributes (jest-junit's attributes, for
+  one, disagree with its own elements); only when a document has no `<testcase>` at all are the
+  root's attributes used.
+- A case's name is `classname.name`, or just `name` when the classname is empty or repeats the
+  name (jest-junit).  `time` (seconds) becomes `duration_ms`.  `message` and the element's text
+  make `error_message`; the case's `<system-out>`/`<system-err>` become stdout/stderr.
+- The suite duration is the root's `time`, else the sum of the top-level suites' times, else the
+  sum of the cases' times.
+- Text before the XML (pip noise, a shell prompt) is skipped: parsing starts at the first
+  `<?xml`, `<testsuites` or `<testsuite`.  Several XML documents one after another are added up.
+- Truncated or malformed XML: if complete `<testcase>` elements were read before the break, the
+  suite keeps their counts but gets status `error` with an `error` saying where the XML broke
+  (a cut-off report must never pass); with no complete case, it is a ParseError.
+- `feed` takes one line; a line without a trailing newline gets one (callers that strip line
+  ends stay correct); `feed_partial` passes a piece of a longer line through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from xml.parsers import expat
+
+from packgate.errors import ParseError
+from packgate.parsing._common import TEXT_LIMIT, CaseKeeper, TextBuffer, build_suite, case, seconds_to_ms
+from packgate.results import TestStatus, TestSuiteResult
+
+_START = re.compile(r"<\?xml|<testsuites?[\s>/]")
+_MAX_DEPTH = 256
+_TEXT_ELEMENTS = frozenset({"failure", "error", "skipped", "system-out", "system-err"})
+
+
+class _Refused(Exception):
+    """The XML asked for something we never do (a DTD, an entity)."""
+
+
+def _refuse_doctype(*_: Any) -> None:
+    raise _Refused("XML with a DOCTYPE is refused (no DTDs, no entity declarations)")
+
+
+def _refuse_entity_decl(*_: Any) -> None:
+    raise _Refused("XML entity declarations are refused")
+
+
+def _refuse_external(*_: Any) -> int:
+    raise _Refused("XML external entities are refused")
+
+
+class _Case:
+    __slots__ = ("classname", "duration_ms", "message", "name", "status", "stderr", "stdout")
+
+    def __init__(self, name: str, classname: str, duration_ms: int) -> None:
+        self.name = name
+        self.classname = classname
+        self.duration_ms = duration_ms
+        self.status = TestStatus.PASSED
+        self.message: TextBuffer | None = None
+        self.stdout: TextBuffer | None = None
+        self.stderr: TextBuffer | None = None
+
+
+class JUnitParser:
+    """Streaming, hardened JUnit XML parser."""
+
+    def __init__(self, *, name: str, runner_type: str, max_cases: int = 10_000) -> None:
+        self.name = name
+        self.runner_type = runner_type
+        self.keeper = CaseKeeper(max_cases=max(0, max_cases))
+        self._parser: Any = None
+        self._in_document = False
+        self._broken: str | None = None
+        self._documents = 0
+        self._roots_seen = 0
+        self._stack: list[str] = []
+        self._case: _Case | None = None
+        self._text: TextBuffer | None = None
+        self._text_element: str | None = None
+        self._root_time: int | None = None
+        self._suite_time = 0
+        self._suite_time_seen = False
+        self._attr_counts = [0, 0, 0]  # passed, failed, skipped from attributes, for case-less docs
+        self._root_counts = (0, 0, 0)
+        self._cases_in_document = 0
+        self._doc_time = 0
+        self._doc_time_known = True
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def feed(self, line: str) -> None:
+        """One line of the XML, with or without its trailing newline."""
+        self._feed(line if line.endswith(("\n", "\r")) else line + "\n")
+
+    def feed_partial(self, piece: str) -> None:
+        """A piece of a line whose end is still to come."""
+        self._feed(piece)
+
+    def _feed(self, text: str) -> None:
+        if self._broken is not None and self.keeper.total:
+            return
+        if not self._in_document:
+            if "<" not in text:
+                return
+            found = _START.search(text)
+            if found is None:
+                return
+            text = text[found.start() :]
+            self._start_document()
+        try:
+            self._parser.Parse(text, False)
+        except _Refused as exc:
+            self._fail(str(exc))
+        except expat.ExpatError as exc:
+            if self._documents and not self._stack and self._roots_seen == self._documents:
+                self._in_document = False  # text after a complete document: ignore it
+            else:
+                self._fail(f"malformed XML: {expat.ErrorString(exc.code)} at line {exc.lineno}")
+
+    def _start_document(self) -> None:
+        parser = expat.ParserCreate("utf-8")
+        parser.buffer_text = True
+        parser.buffer_size = 1 << 16
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = _refuse_doctype
+        parser.EntityDeclHandler = _refuse_entity_decl
+        parser.UnparsedEntityDeclHandler = _refuse_entity_decl
+        parser.ExternalEntityRefHandler = _refuse_external
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._data
+        self._parser = parser
+        self._in_document = True
+        self._broken = None
+        self._stack.clear()
+        self._case = None
+        self._text = None
+        self._text_element = None
+        self._cases_in_document = 0
+        self._documents += 1
+
+    def _fail(self, reason: str) -> None:
+        self._in_document = False
+        self._parser = None
+        self._stack.clear()
+        self._case = None
+        self._text = None
+        self._text_element = None
+        self._broken = reason
+
+    # -- expat handlers ------------------------------------------------------------------------
+
+    def _start(self, tag: str, attrs: dict[str, str]) -> None:
+        stack = self._stack
+        if len(stack) >= _MAX_DEPTH:
+            raise _Refused(f"XML nested deeper than {_MAX_DEPTH} elements is refused")
+        if not stack:
+            if tag not in ("testsuites", "testsuite"):
+                raise _Refused(f"not JUnit XML: the root element is <{tag}>")
+            self._roots_seen += 1
+            self._root_time = seconds_to_ms(attrs.get("time")) if "time" in attrs else None
+            self._suite_time = 0
+            self._suite_time_seen = False
+            self._root_attrs(attrs)
+        stack.append(tag)
+        if tag == "testcase":
+            self._case = _Case(attrs.get("name", ""), attrs.get("classname", ""), seconds_to_ms(attrs.get("time")))
+            return
+        current = self._case
+        if current is None:
+            if tag == "testsuite" and len(stack) == 2 and "time" in attrs:
+                self._suite_time += seconds_to_ms(attrs.get("time"))
+                self._suite_time_seen = True
+            return
+        if stack[-2] != "testcase":
+            return
+        if tag == "failure" or tag == "error":
+            current.status = TestStatus.FAILED if tag == "failure" else TestStatus.ERROR
+            self._begin_text(tag, attrs)
+            current.message = self._text
+        elif tag == "skipped":
+            if current.status is TestStatus.PASSED:
+                current.status = TestStatus.SKIPPED
+                self._begin_text(tag, attrs)
+                current.message = self._text
+        elif tag == "system-out":
+            self._begin_text(tag, attrs)
+            current.stdout = self._text
+        elif tag == "system-err":
+            self._begin_text(tag, attrs)
+            current.stderr = self._text
+
+    def _begin_text(self, tag: str, attrs: dict[str, str]) -> None:
+        buffer = TextBuffer(TEXT_LIMIT)
+        message = attrs.get("message")
+        if message:
+            buffer.add(message + "\n")
+        self._text = buffer
+        self._text_element = tag
+
+    def _data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.add(data)
+
+    def _end(self, tag: str) -> None:
+        stack = self._stack
+        if stack:
+            stack.pop()
+        if tag == self._text_element and tag in _TEXT_ELEMENTS:
+            self._text = None
+            self._text_element = None
+        if tag == "testcase" and self._case is not None:
+            self._finish_case(self._case)
+            self._case = None
+        if not stack:
+            self._end_document()
+
+    def _finish_case(self, item: _Case) -> None:
+        name, classname = item.name.strip(), item.classname.strip()
+        if classname and classname != name and not name.startswith(classname + "."):
+            name = f"{classname}.{name}" if name else classname
+        message = item.message.text().strip() if item.message else None
+        self.keeper.add(
+            case(
+                name or "(unnamed test case)",
+                item.status,
+                duration_ms=item.duration_ms,
+                error_message=message or None,
+                stdout=item.stdout.text() if item.stdout else None,
+                stderr=item.stderr.text() if item.stderr else None,
+            )
+        )
+        self._cases_in_document += 1
+
+    def _root_attrs(self, attrs: dict[str, str]) -> None:
+        def number(key: str) -> int:
+            try:
+                return max(0, int(attrs.get(key, "0") or 0))
+            except ValueError:
+                return 0
+
+        tests = number("tests")
+        failed = number("failures") + number("errors")
+        skipped = number("skipped") + number("disabled")
+        self._root_counts = (max(0, tests - failed - skipped), failed, skipped)
+
+    def _end_document(self) -> None:
+        if self._root_time is not None:
+            self._doc_time += self._root_time
+        elif self._suite_time_seen:
+            self._doc_time += self._suite_time
+        else:
+            self._doc_time_known = False
+        if not self._cases_in_document:
+            passed, failed, skipped = self._root_counts
+            self._attr_counts[0] += passed
+            self._attr_counts[1] += failed
+            self._attr_counts[2] += skipped
+        self._in_document = False
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _recognised(self) -> bool:
+        keeper = self.keeper
+        return bool(keeper.total or (self._roots_seen and self._broken is None and not self._stack))
+
+    def confidence(self) -> int:
+        return 100 if self._recognised() else 0
+
+    def result(self) -> TestSuiteResult:
+        keeper = self.keeper
+        error = None
+        if self._in_document and self._stack:
+            error = "JUnit XML ended before its closing tags (truncated report)"
+        elif self._broken is not None:
+            error = f"JUnit XML broken off: {self._broken}"
+        if not keeper.total:
+            if error is not None or not self._roots_seen:
+                raise ParseError(error or "no JUnit XML (<testsuites> or <testsuite>) found in the output")
+        elif error is not None:
+            error += f"; counted the {keeper.total} complete test case(s) before it"
+        passed, failed, skipped = self._attr_counts
+        complete = self._doc_time_known and error is None and self._roots_seen
+        duration = self._doc_time if complete else keeper.duration_ms
+        return build_suite(
+            self.name,
+            self.runner_type,
+            passed=keeper.passed + passed,
+            failed=keeper.failed + failed,
+            skipped=keeper.skipped + skipped,
+            duration_ms=duration,
+            cases=keeper.cases(),
+            error=error,
+        )
