@@ -15,11 +15,22 @@ pytestmark = pytest.mark.unit
 
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK = ROOT / "requirements.lock"
-PINNED_BASE = re.compile(
-    r"^(?:[a-z0-9.-]+/)*[a-z0-9._-]+:(?P<tag>\d+\.\d+\.\d+[-a-z0-9.]*)@sha256:[0-9a-f]{64}$"
+PINNED_BASE = re.compile(r"^(?:[a-z0-9.-]+/)*[a-z0-9._-]+:(?P<tag>\d+\.\d+\.\d+[-a-z0-9.]*)@sha256:[0-9a-f]{64}$")
+BUILD_TOOLS = (
+    "gcc",
+    "g++",
+    "make",
+    "build-essential",
+    "apt-get",
+    "apt ",
+    "apk ",
+    "pip install",
+    "pip3 install",
+    "python -m pip install",
+    "curl",
+    "wget",
+    "git ",
 )
-BUILD_TOOLS = ("gcc", "g++", "make", "build-essential", "apt-get", "apt ", "apk ", "pip install", "pip3 install",
-               "python -m pip install", "curl", "wget", "git ")
 
 
 def test_every_stage_pins_its_base_by_version_and_digest() -> None:
@@ -66,8 +77,12 @@ def test_runtime_stage_runs_non_root_with_a_read_only_root() -> None:
     (user,) = runtime.args("USER")
     assert re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", user), f"USER {user} is not a numeric non-root uid[:gid]"
     env = " ".join(runtime.args("ENV"))
-    for setting in ("PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "PATH=/opt/venv/bin:$PATH",
-                    "PACKGATE_MIGRATIONS_DIR=/app/migrations"):
+    for setting in (
+        "PYTHONDONTWRITEBYTECODE=1",
+        "HOME=/tmp",
+        "PATH=/opt/venv/bin:$PATH",
+        "PACKGATE_MIGRATIONS_DIR=/app/migrations",
+    ):
         assert setting in env.split(), f"{setting} missing from the runtime ENV"
 
 

@@ -107,9 +107,7 @@ def test_binding_grants_the_role_to_the_operator_service_account() -> None:
         "kind": "ClusterRole",
         "name": "packgate-operator",
     }
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "packgate", "namespace": "packgate-system"}
-    ]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "packgate", "namespace": "packgate-system"}]
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "packgate"
 
 
