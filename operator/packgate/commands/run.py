@@ -153,9 +153,16 @@ def copy_pack(source: Path, workspace: Path) -> None:
     def ignore(directory: str, names: list[str]) -> set[str]:
         relative = Path(directory).relative_to(source).as_posix()
         prefix = "" if relative == "." else f"{relative}/"
-        return {n for n in names if is_skipped(f"{prefix}{n}")}
+        # Skipped files and dangling links: the same files `packgate manifest` would carry.
+        return {n for n in names if is_skipped(f"{prefix}{n}") or not os.path.exists(os.path.join(directory, n))}
 
-    shutil.copytree(source, workspace, ignore=ignore, symlinks=False)
+    from packgate.errors import InvalidPack
+
+    try:
+        shutil.copytree(source, workspace, ignore=ignore, symlinks=False)
+    except (OSError, shutil.Error) as exc:
+        detail = exc.args[0][0][2] if isinstance(exc, shutil.Error) and exc.args and exc.args[0] else exc
+        raise InvalidPack(f"cannot copy {source} into a workspace: {detail}") from exc
 
 
 def run_runner(runner: Runner, workspace: Path, *, echo: TextIO | None = None) -> TestSuiteResult:
