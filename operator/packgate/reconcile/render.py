@@ -86,8 +86,12 @@ _DNS = re.compile(r"[^a-z0-9-]+")
 
 
 def job_name(pack_name: str, runner: str, execution: str) -> str:
-    """`<pack>-<runner>-<execution[:6]>`, at most 63 characters, DNS-safe."""
-    suffix = f"-{runner[:16]}-{execution[:6]}"
+    """`<pack>-<runner>-<execution[:6]>`, at most 63 characters, DNS-safe.  A runner name longer
+    than 16 characters is cut to 11 plus 5 hex digits of its hash, so runners that share a long
+    prefix (`integration-tests-a`, `integration-tests-b`) still get distinct Jobs."""
+    if len(runner) > 16:
+        runner = runner[:11] + hashlib.sha256(runner.encode()).hexdigest()[:5]
+    suffix = f"-{runner}-{execution[:6]}"
     head = _DNS.sub("-", pack_name.lower())[: 63 - len(suffix)].strip("-")
     return f"{head}{suffix}"
 
