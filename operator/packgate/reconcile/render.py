@@ -188,7 +188,7 @@ def render_job(
     image = runner_image(runner, options)
     labels = {
         LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_PACK: pack.name[:63],
+        LABEL_PACK: pack.name[:63].rstrip("-."),  # a label value ends alphanumeric
         LABEL_PACK_UID: pack.uid,
         LABEL_RUNNER: runner.name,
         LABEL_EXECUTION: execution,
