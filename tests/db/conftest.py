@@ -57,7 +57,7 @@ def _make_record(
             "ref": result.pack_ref,
             "version": result.pack_version,
             "active_version": active_version,
-            "execution_id": key[-8:],
+            "execution_id": key.rsplit("/", 1)[-1],
             "idempotency_key": key,
             "trigger": trigger,
             "forced": forced,

@@ -1,0 +1,76 @@
+"""`packgate migrate`: apply the pending schema migrations to PostgreSQL.
+
+Owns: the command line of `migrate` and where a command finds the database URL
+(`--database-url`, else PACKGATE_DATABASE_URL).  Must not: hold SQL or import asyncpg at import
+time (`packgate.db` is imported inside `run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from packgate.errors import DatabaseError, PackgateError
+
+HELP = "apply pending database migrations (PACKGATE_DATABASE_URL or --database-url)"
+
+
+def add_database_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://user:password@host:port/database (default: $PACKGATE_DATABASE_URL)",
+    )
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """--database-url, else the PACKGATE_DATABASE_URL setting; a one-line error when neither is set."""
+    if args.database_url:
+        return str(args.database_url)
+    from pydantic import ValidationError
+
+    from packgate.settings import Settings
+
+    try:
+        url = Settings().database_url
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PackgateError(f"invalid PACKGATE_{where.upper()}: {first['msg']}") from exc
+    if url is None or not url.get_secret_value():
+        raise DatabaseError("no database: set PACKGATE_DATABASE_URL or pass --database-url")
+    return url.get_secret_value()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_database_url_argument(parser)
+    parser.add_argument(
+        "--migrations-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory of NNNN_name.sql files (default: the ones shipped with Packgate)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from packgate.db.store import Database
+
+    dsn = database_url(args)
+
+    async def migrate() -> tuple[str, list[str]]:
+        db = await Database.connect(dsn)
+        try:
+            return db.target, [m.filename for m in await db.migrate(args.migrations_dir)]
+        finally:
+            await db.close()
+
+    target, applied = asyncio.run(migrate())
+    for filename in applied:
+        print(f"Applied migration {filename}")
+    if applied:
+        print(f"database {target} migrated ({len(applied)} applied)")
+    else:
+        print(f"database {target} is up to date")
+    return 0
