@@ -139,11 +139,16 @@ def wanted_execution(obs: Observed, spec: PackSpec) -> Wanted | None:
     digest = spec_hash(spec)
     last = status.last_execution
     uid = obs.pack.uid
-    if last is None or last.spec_hash != digest:
-        trigger = Trigger.INSTALL if last is None else Trigger.UPDATE
-        return Wanted(execution_id(uid, digest, trigger, digest), trigger, digest, digest)
+    # Tokens of update and manual executions name the execution they follow, so a spec that
+    # comes back (A -> B -> A -> B) or a retest value used again gets a fresh execution id
+    # (fresh Job names, a fresh idempotency key) instead of an older execution's.
+    if last is None:
+        return Wanted(execution_id(uid, digest, Trigger.INSTALL, digest), Trigger.INSTALL, digest, digest)
+    if last.spec_hash != digest:
+        token = f"{digest}:after:{last.id}"
+        return Wanted(execution_id(uid, digest, Trigger.UPDATE, token), Trigger.UPDATE, token, digest)
     if obs.retest and obs.retest != status.retest_token:
-        token = f"retest:{obs.retest}"
+        token = f"retest:{obs.retest}:after:{last.id}"
         return Wanted(execution_id(uid, digest, Trigger.MANUAL, token), Trigger.MANUAL, token, digest)
     interval = spec.testing.revalidate_seconds if spec.testing else None
     if interval and last.finished_at:
@@ -563,20 +568,23 @@ def summary_as_result(last: ExecutionSummary, ref: str) -> PackTestResult:
     )
 
 
-_PHASE_OF = {
-    RunStatus.PASSED: Phase.PASSED,
-    RunStatus.PARTIAL: Phase.PARTIAL,
-    RunStatus.FAILED: Phase.FAILED,
-    RunStatus.SKIPPED: Phase.FAILED,
-    RunStatus.ERROR: Phase.ERROR,
-}
+def phase_of(last: ExecutionSummary, min_pass_rate: float) -> Phase:
+    """Passed: every executed test passed.  Partial: some failed, but the pass rate meets
+    minPassRate.  Failed: below it.  Error: a runner errored or nothing was executed.  (force,
+    warn and ignore change whether the version is allowed, not what the tests said.)"""
+    status = RunStatus(last.status)
+    if status is RunStatus.ERROR or last.passed + last.failed == 0:
+        return Phase.ERROR
+    if last.failed == 0:
+        return Phase.PASSED
+    return Phase.PARTIAL if last.pass_rate >= min_pass_rate else Phase.FAILED
 
 
 def verdict_status(
     obs: Observed, spec: PackSpec, last: ExecutionSummary, verdict: Verdict
 ) -> tuple[PackStatus, list[Event]]:
     """The status that follows from a finished execution's verdict."""
-    phase = _PHASE_OF[RunStatus(last.status)]
+    phase = phase_of(last, policy_of(spec).min_pass_rate)
     previous_active = obs.status.active_version
     events: list[Event] = []
     if verdict.allowed:
@@ -589,8 +597,6 @@ def verdict_status(
         active_version = previous_active
     if phase is Phase.ERROR:
         tested = ("False", "Error", verdict.message)
-    elif RunStatus(last.status) is RunStatus.SKIPPED:
-        tested = ("False", "Error", "no test was executed")
     else:
         tested = ("True", str(phase), f"{last.passed}/{last.passed + last.failed} passed ({last.trigger})")
     reason = verdict.reason
