@@ -9,6 +9,7 @@ server or the database except through `packgate.k8s` and `packgate.db`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -21,7 +22,7 @@ from packgate import metrics
 from packgate.api.spec import PackSpec, load_spec, pack_ref, runner_format
 from packgate.api.status import Comparison, PackStatus, dump, load_status
 from packgate.errors import DatabaseError, InvalidPack, KubernetesError
-from packgate.history import compare
+from packgate.history import case_key, compare
 from packgate.k8s.client import Kube
 from packgate.reconcile import plan as planner
 from packgate.reconcile.observe import is_active, job_state, pod_state
@@ -65,7 +66,7 @@ class Recorder:
                 return self._db
             if time.monotonic() < self._next_try:
                 return None
-            from packgate.db.store import Database
+            from packgate.db import Database
 
             try:
                 self._db = await Database.connect(self.dsn)
@@ -81,10 +82,8 @@ class Recorder:
             db, self._db = self._db, None
             self._next_try = time.monotonic() + self.retry_seconds
         if db is not None:
-            try:
+            with contextlib.suppress(DatabaseError):
                 await db.close()
-            except DatabaseError:
-                pass
 
     async def close(self) -> None:
         if self._db is not None:
@@ -333,7 +332,7 @@ class Executor:
         if not previous:
             return None
         now: dict[str, TestStatus] = {
-            f"{suite.name}::{case.name}": case.status for suite in collected.values() for case in suite.test_cases
+            case_key(suite.name, case.name): case.status for suite in collected.values() for case in suite.test_cases
         }
         diff = compare(previous, now)
         return Comparison(
@@ -368,7 +367,7 @@ class Executor:
         db = await self.recorder.database()
         if db is None:
             return False
-        from packgate.db.store import ExecutionRecord
+        from packgate.db import ExecutionRecord
 
         try:
             await db.record_execution(ExecutionRecord.model_validate(record))

@@ -9,6 +9,7 @@ anything (the planner does) or talk to the API server directly (the executor doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -38,7 +39,6 @@ class Runtime:
         self.executor: Executor | None = None
         self.wakers: dict[str, asyncio.Event] = {}
         self.ready = False
-        self.health_runner: web.AppRunner | None = None
 
     def wake(self, uid: str | None) -> None:
         if uid and uid in self.wakers:
@@ -53,6 +53,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     """Every handler of the operator, on a fresh registry."""
     registry = kopf.OperatorRegistry()
     labels = {LABEL_MANAGED_BY: MANAGED_BY}
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """The same credentials as Packgate's own client: in-cluster, else the kubeconfig."""
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -74,8 +79,6 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if recorder.dsn is not None:
             await _migrate(recorder.dsn)
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder)
-        runtime.health_runner = await _serve_health(runtime, ours.health_port)
-        await asyncio.to_thread(metrics.serve, ours.metrics_port)
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
 
@@ -84,8 +87,6 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         runtime.ready = False
         if runtime.executor is not None:
             await runtime.executor.recorder.close()
-        if runtime.health_runner is not None:
-            await runtime.health_runner.cleanup()
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=5.0)
     async def pack_daemon(
@@ -118,10 +119,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                     metrics.RECONCILE_ERRORS.labels(kind="unexpected").inc()
                     log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
                     delay = ERROR_BACKOFF_SECONDS * 3
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waker.wait(), timeout=delay or IDLE_RECHECK_SECONDS)
-                except TimeoutError:
-                    pass
         finally:
             runtime.wakers.pop(uid, None)
             metrics.PACKS_WATCHED.dec()
@@ -159,15 +158,19 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
 async def _migrate(dsn: str) -> None:
     """Apply pending migrations at startup; an unreachable database only defers records."""
-    from packgate.db.migrations import apply_migrations
+    from packgate.db import Database
 
     try:
-        applied = await apply_migrations(dsn)
+        db = await Database.connect(dsn)
+        try:
+            applied = await db.migrate()
+        finally:
+            await db.close()
     except DatabaseError as exc:
         log.warning("Migrations not applied at startup (%s); records are deferred until PostgreSQL is back", exc)
         return
-    for name in applied:
-        log.info("Applied migration %s", name)
+    for migration in applied:
+        log.info("Applied migration %s", migration.name)
 
 
 async def _serve_health(runtime: Runtime, port: int) -> web.AppRunner:
@@ -207,10 +210,8 @@ async def retention_loop(runtime: Runtime, stop: asyncio.Event) -> None:
                         )
                 except DatabaseError as exc:
                     log.warning("Retention skipped: %s", exc)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=runtime.settings.retention_interval_seconds)
-        except TimeoutError:
-            pass
 
 
 def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = False) -> None:
@@ -226,6 +227,11 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
     stop = asyncio.Event()
 
     async def main() -> None:
+        try:
+            health = await _serve_health(runtime, settings.health_port)
+            metrics.serve(settings.metrics_port)
+        except OSError as exc:
+            raise KubernetesError(f"cannot listen on the health or metrics port: {exc.strerror or exc}") from exc
         retention = asyncio.create_task(retention_loop(runtime, stop))
         try:
             await kopf.operator(
@@ -238,6 +244,14 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
             )
         finally:
             stop.set()
-            await retention
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+            await health.cleanup()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except kopf.LoginError as exc:
+        raise KubernetesError(f"cannot log in to the API server: {exc}") from exc

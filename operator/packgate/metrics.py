@@ -30,4 +30,4 @@ PACKS_WATCHED = Gauge("packgate_packs", "Packs this operator is reconciling.", r
 
 def serve(port: int) -> None:
     """Serve /metrics on `port` from a background thread."""
-    start_http_server(port, registry=REGISTRY)
+    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)

@@ -1,0 +1,113 @@
+"""Builders for e2e tests: Packs and their ConfigMaps as plain YAML, plus status readers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from packgate.packfile import config_map_data, paths_annotation
+
+REPO = Path(__file__).resolve().parents[2]
+PACKGATE = Path(sys.executable).parent / "packgate"
+
+SIMPLE_SCRIPT = """#!/bin/sh
+echo "Total Tests: {total}"
+echo "Passed: {passed}"
+echo "Failed: {failed}"
+[ {failed} -eq 0 ]
+"""
+
+
+def pack_yaml(
+    namespace: str,
+    name: str,
+    version: str,
+    files: dict[str, str],
+    runners: list[dict[str, Any]] | None,
+    **spec: Any,
+) -> str:
+    """A ConfigMap holding `files` (with the paths annotation) and a Pack that tests them."""
+    data, _, paths = config_map_data({path: text.encode() for path, text in files.items()})
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"{name}-pack",
+            "namespace": namespace,
+            "annotations": {"packgate.dev/paths": paths_annotation(paths)},
+        },
+        "data": data,
+    }
+    body: dict[str, Any] = {"version": version, "source": {"configMap": {"name": f"{name}-pack"}}, **spec}
+    if runners is not None:
+        body.setdefault("testing", {})["runners"] = runners
+    pack = {
+        "apiVersion": "packgate.dev/v1alpha1",
+        "kind": "Pack",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+    return yaml.safe_dump_all([config_map, pack])
+
+
+def simple_pack(namespace: str, name: str, version: str, *, passed: int, failed: int, **spec: Any) -> str:
+    """A pack with one shell runner that reports `passed`/`failed` in the simple format."""
+    script = SIMPLE_SCRIPT.format(total=passed + failed, passed=passed, failed=failed)
+    runners = [{"name": "shell", "type": "script", "entryPoint": "tests/run.sh", "timeout": "60s"}]
+    return pack_yaml(namespace, name, version, {"tests/run.sh": script}, runners, **spec)
+
+
+def manifest(pack_dir: str, namespace: str) -> str:
+    """`packgate manifest DIR --namespace NS`, as a user runs it."""
+    proc = subprocess.run(
+        [str(PACKGATE), "manifest", str(REPO / pack_dir), "--namespace", namespace],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout
+
+
+def status(pack: dict[str, Any]) -> dict[str, Any]:
+    return dict(pack.get("status") or {})
+
+
+def cond(pack: dict[str, Any], type_: str) -> tuple[str | None, str | None]:
+    for c in status(pack).get("conditions") or []:
+        if c.get("type") == type_:
+            return c.get("status"), c.get("reason")
+    return None, None
+
+
+def settled(pack: dict[str, Any]) -> bool:
+    """A verdict exists for the current generation and nothing is queued or running."""
+    st = status(pack)
+    return (
+        st.get("observedGeneration") == pack["metadata"].get("generation")
+        and st.get("phase") not in (None, "Pending", "Queued", "Testing")
+        and cond(pack, "Reconciling")[0] == "False"
+    )
+
+
+def executions(dsn: str, namespace: str, name: str) -> list[Any]:
+    """The pack's execution history from PostgreSQL (newest first)."""
+    from packgate.db import Database
+
+    async def read() -> list[Any]:
+        db = await Database.connect(dsn)
+        try:
+            return list(await db.history(namespace, name, limit=50))
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
