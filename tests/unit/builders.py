@@ -86,7 +86,7 @@ def later(obs: Observed, seconds: float, **changes: Any) -> Observed:
     return dataclasses.replace(obs, now=obs.now + timedelta(seconds=seconds), **changes)
 
 
-def testing(
+def running_status(
     spec: PackSpec, *, status: PackStatus | None = None, retest: str | None = None, now: datetime = NOW
 ) -> PackStatus:
     """The status once the planner started an execution and the executor admitted it."""
@@ -132,7 +132,7 @@ def concluded(
     seconds: float = 42,
 ) -> PackStatus:
     """The status after an execution of `spec` ran and its runners produced `suites`."""
-    running = testing(spec, status=status, retest=retest)
+    running = running_status(spec, status=status, retest=retest)
     obs = observed(spec, status=running, retest=retest, now=NOW + timedelta(seconds=seconds))
     new, _, _, _ = conclude(obs, spec, suites)
     return new

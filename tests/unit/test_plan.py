@@ -1,0 +1,682 @@
+"""Unit tests of packgate.reconcile.plan: from an observed Pack to its status, actions and events.
+
+Observed states are built by hand (tests/unit/builders.py) and driven through the real planner.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from builders import (
+    NONCE,
+    NOW,
+    concluded,
+    job,
+    later,
+    observed,
+    passing,
+    pod,
+    running_status,
+    spec_of,
+    suite,
+)
+
+from packgate.api.spec import PackSpec
+from packgate.api.status import Condition, ExecutionSummary, PackStatus, Phase, Trigger, merge_conditions, timestamp
+from packgate.reconcile.plan import (
+    Collect,
+    Event,
+    JobState,
+    conclude,
+    conditions,
+    plan,
+    queued,
+    started,
+    summary_columns,
+)
+from packgate.reconcile.render import job_name
+from packgate.results import RunStatus, TestSuiteResult
+
+pytestmark = pytest.mark.unit
+
+SPEC = spec_of()
+
+
+def cond(status: PackStatus, type_: str) -> tuple[str, str]:
+    found = status.condition(type_)
+    assert found is not None, f"no {type_} condition"
+    return found.status, found.reason
+
+
+def reasons(events: list[Event]) -> list[tuple[str, str]]:
+    return [(e.type, e.reason) for e in events]
+
+
+def run_to_end(
+    spec: PackSpec, suites: dict[str, TestSuiteResult], status: PackStatus
+) -> tuple[PackStatus, list[Event]]:
+    """Every runner's Job finished; the planner asks to collect, then conclude decides."""
+    obs = observed(spec, status=status, now=NOW + timedelta(seconds=40))
+    finished = [job(status, name, finished=True) for name in suites]
+    obs = later(obs, 0, jobs=finished)
+    result = plan(obs)
+    assert {c.runner for c in result.collect} == set(suites)
+    new, events, _, _ = conclude(later(obs, 0, status=result.status), spec, suites)
+    return new, events
+
+
+# -- starting ----------------------------------------------------------------------------------
+
+
+def test_new_pack_starts_an_install_execution() -> None:
+    """A new Pack gets an install execution: start set, phase Queued, Reconciling True, no Job yet."""
+    result = plan(observed(SPEC))
+    assert result.start is not None
+    assert (result.start.trigger, result.start.version, result.start.runners) == (
+        Trigger.INSTALL,
+        "1.0.0",
+        ["shell", "python"],
+    )
+    assert result.start.queued_at == timestamp(NOW)
+    assert result.create_jobs == []
+    assert result.status.phase is Phase.QUEUED
+    assert result.status.current_execution == result.start
+    assert cond(result.status, "Reconciling") == ("True", "Queued")
+    assert cond(result.status, "Active") == ("False", "AwaitingTests")
+    assert cond(result.status, "Ready") == ("False", "AwaitingTests")
+    assert cond(result.status, "Stalled") == ("False", "NotStalled")
+    assert cond(result.status, "Tested") == ("False", "Pending")
+
+
+def test_started_execution_is_testing() -> None:
+    """Once admitted: phase Testing, TestsStarted event, currentExecution.startedAt = now, nonce kept."""
+    obs = observed(SPEC)
+    start = plan(obs).start
+    assert start is not None
+    status, events = started(later(obs, 3), SPEC, start.model_copy(update={"nonce": NONCE}))
+    assert status.phase is Phase.TESTING
+    assert status.current_execution is not None
+    assert status.current_execution.started_at == timestamp(NOW + timedelta(seconds=3))
+    assert status.current_execution.nonce == NONCE
+    assert cond(status, "Reconciling") == ("True", "Testing")
+    assert cond(status, "Tested") == ("False", "Running")
+    assert events == [
+        Event("Normal", "TestsStarted", "Testing version 1.0.0 (install) with runners shell, python"),
+    ]
+
+
+def test_queued_execution_asks_for_admission_again() -> None:
+    """An execution written as queued (not yet started) is offered for admission again, unchanged."""
+    first = plan(observed(SPEC))
+    again = plan(observed(SPEC, status=first.status, now=NOW + timedelta(seconds=30)))
+    assert again.start == first.start
+    assert again.create_jobs == []
+
+
+def test_queued_behind_the_limits_shows_its_position() -> None:
+    """An execution held back by the concurrency limits: Queued with its queue position in status and message."""
+    obs = observed(SPEC)
+    start = plan(obs).start
+    assert start is not None
+    status = queued(obs, SPEC, start, 3)
+    assert (status.phase, status.queue_position) == (Phase.QUEUED, 3)
+    assert status.message == "version 1.0.0 queued for testing (install) (position 3 in the queue)"
+    assert cond(status, "Reconciling") == ("True", "Queued")
+
+
+def test_running_execution_without_jobs_creates_them() -> None:
+    """A started execution whose Jobs do not exist yet creates a Job per runner and rechecks soon."""
+    result = plan(observed(SPEC, status=running_status(SPEC)))
+    assert result.create_jobs == ["shell", "python"]
+    assert result.start is None and result.collect == [] and result.delete_jobs == []
+    assert result.status.phase is Phase.TESTING
+    assert result.requeue_after == 5.0
+
+
+def test_running_jobs_wait() -> None:
+    """Jobs that run (pods Running) need nothing: no create, no collect, still Testing."""
+    status = running_status(SPEC)
+    jobs = [job(status, "shell"), job(status, "python")]
+    result = plan(observed(SPEC, status=status, jobs=jobs, pods=[pod(j) for j in jobs]))
+    assert (result.create_jobs, result.collect, result.delete_jobs) == ([], [], [])
+    assert result.status.phase is Phase.TESTING
+    assert result.status.current_execution == status.current_execution
+
+
+def test_one_finished_job_waits_for_the_others() -> None:
+    """While one runner is still running nothing is collected; the status keeps the startedAt."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell", finished=True), job(status, "python")
+    result = plan(observed(SPEC, status=status, jobs=[shell, python], now=NOW + timedelta(seconds=60)))
+    assert result.collect == []
+    assert result.status.current_execution is not None
+    assert result.status.current_execution.started_at == timestamp(NOW)
+
+
+def test_all_jobs_finished_collects_every_runner() -> None:
+    """When every runner's Job finished: collect each with its Job, pod and runner exit code."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell", finished=True), job(status, "python", finished=True, failed=True)
+    pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python, phase="Failed", exit_code=1)]
+    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=pods))
+    assert result.collect == [
+        Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0),
+        Collect(runner="python", runner_type="pytest", job=python.name, pod=pods[1].name, exit_code=1),
+    ]
+    assert result.delete_jobs == []
+
+
+# -- prompt runner failures ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("waiting", "reason"),
+    [
+        ("ErrImagePull", "ImagePullFailed"),
+        ("ImagePullBackOff", "ImagePullFailed"),
+        ("InvalidImageName", "ImagePullFailed"),
+        ("CreateContainerConfigError", "ConfigError"),
+    ],
+)
+def test_fatal_waiting_reason_is_a_runner_error(waiting: str, reason: str) -> None:
+    """A pod stuck on ErrImagePull (etc.) is a runner error at once: its Job is deleted, RunnerError event."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell"), job(status, "python")
+    stuck = pod(shell, phase="Pending", waiting_reason=waiting, waiting_message='image "nope:1" not found')
+    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=[stuck, pod(python)]))
+    current = result.status.current_execution
+    assert current is not None
+    error = current.runner_errors["shell"]
+    assert (error.reason, error.message) == (reason, f'{waiting}: image "nope:1" not found')
+    assert result.delete_jobs == [shell.name]
+    assert reasons(result.events) == [("Warning", "RunnerError")]
+    assert result.collect == []  # python still runs
+
+
+def test_image_pull_failure_of_every_runner_ends_the_execution() -> None:
+    """When every runner errored there is nothing to collect, but the execution ends (collect non-empty)."""
+    status = running_status(SPEC)
+    jobs = [job(status, "shell"), job(status, "python")]
+    pods = [pod(j, phase="Pending", waiting_reason="ErrImagePull") for j in jobs]
+    result = plan(observed(SPEC, status=status, jobs=jobs, pods=pods))
+    assert result.collect and all(c.runner == "" for c in result.collect)
+    new, _, _, verdict = conclude(observed(SPEC, status=result.status), SPEC, {})
+    assert (new.phase, verdict.allowed, str(verdict.reason)) == (Phase.ERROR, False, "TestError")
+    assert new.last_execution is not None
+    assert [s.reason for s in new.last_execution.suites] == ["ImagePullFailed", "ImagePullFailed"]
+    assert cond(new, "Stalled") == ("True", "ImagePullFailed")
+
+
+def test_runner_error_is_kept_once_the_job_is_gone() -> None:
+    """After its Job was deleted, an errored runner is not created again; the others still count."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell"), job(status, "python")
+    stuck = pod(shell, phase="Pending", waiting_reason="ErrImagePull")
+    first = plan(observed(SPEC, status=status, jobs=[shell, python], pods=[stuck]))
+    second = plan(observed(SPEC, status=first.status, jobs=[python], now=NOW + timedelta(seconds=5)))
+    assert second.create_jobs == []
+    assert second.events == []
+    done = later(observed(SPEC, status=first.status), 60, jobs=[job(status, "python", finished=True)])
+    assert [c.runner for c in plan(done).collect] == ["python"]
+
+
+@pytest.mark.parametrize(("waited", "error"), [(10, None), (25, "Unschedulable")])
+def test_unschedulable_beyond_grace(waited: int, error: str | None) -> None:
+    """An unschedulable pod is a runner error only after the grace period (20 s by default)."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell"), job(status, "python")
+    pending = pod(
+        shell,
+        phase="Pending",
+        unschedulable_since=NOW,
+        unschedulable_message="0/1 nodes are available: 1 Insufficient memory.",
+    )
+    result = plan(
+        observed(SPEC, status=status, jobs=[shell, python], pods=[pending], now=NOW + timedelta(seconds=waited))
+    )
+    current = result.status.current_execution
+    assert current is not None
+    got = current.runner_errors.get("shell")
+    assert (got.reason if got else None) == error
+    if got is not None:
+        assert "unschedulable for 25s: 0/1 nodes are available: 1 Insufficient memory." in got.message
+        assert result.delete_jobs == [shell.name]
+
+
+def test_deadline_exceeded_is_a_timeout() -> None:
+    """A Job that failed with DeadlineExceeded is runner error Timeout with the Job's message."""
+    status = running_status(SPEC)
+    late = job(
+        status,
+        "shell",
+        finished=True,
+        failed=True,
+        reason="DeadlineExceeded",
+        message="Job was active longer than specified deadline",
+    )
+    result = plan(observed(SPEC, status=status, jobs=[late, job(status, "python")]))
+    current = result.status.current_execution
+    assert current is not None
+    assert current.runner_errors["shell"].model_dump() == {
+        "reason": "Timeout",
+        "message": "Job was active longer than specified deadline",
+    }
+
+
+def test_fetch_failure_is_a_runner_error() -> None:
+    """An init container that could not fetch the pack is SourceFetchFailed."""
+    status = running_status(SPEC)
+    shell = job(status, "shell")
+    broken = pod(shell, phase="Failed", init_failure="fetching the pack failed (exit code 128)")
+    result = plan(observed(SPEC, status=status, jobs=[shell, job(status, "python")], pods=[broken]))
+    current = result.status.current_execution
+    assert current is not None
+    assert current.runner_errors["shell"].reason == "SourceFetchFailed"
+
+
+# -- concluding --------------------------------------------------------------------------------
+
+
+def test_passing_suites_activate_the_version() -> None:
+    """All tests pass: Passed, Tested True, Active True TestsPassed, activeVersion set, Ready, not Stalled."""
+    new, events = run_to_end(SPEC, passing(SPEC), running_status(SPEC))
+    assert (new.phase, new.active_version, new.current_execution) == (Phase.PASSED, "1.0.0", None)
+    assert cond(new, "Tested") == ("True", "Passed")
+    assert cond(new, "Active") == ("True", "TestsPassed")
+    assert cond(new, "Ready") == ("True", "TestsPassed")
+    assert cond(new, "Reconciling") == ("False", "Reconciled")
+    assert cond(new, "Stalled") == ("False", "NotStalled")
+    assert reasons(events) == [("Normal", "TestsPassed"), ("Normal", "Activated")]
+    last = new.last_execution
+    assert last is not None
+    assert (last.trigger, last.version, last.total, last.passed, last.failed, last.pass_rate, last.status) == (
+        Trigger.INSTALL,
+        "1.0.0",
+        6,
+        6,
+        0,
+        1.0,
+        "passed",
+    )
+    assert [(s.name, s.job) for s in last.suites] == [
+        ("shell", job_name("core", "shell", last.id)),
+        ("python", job_name("core", "python", last.id)),
+    ]
+    assert (last.started_at, last.finished_at, last.duration_ms) == (
+        timestamp(NOW),
+        timestamp(NOW + timedelta(seconds=40)),
+        40_000,
+    )
+
+
+def active_1_0_0() -> PackStatus:
+    spec = spec_of(version="1.0.0")
+    return concluded(spec, passing(spec))
+
+
+UPGRADE = spec_of(version="1.1.0")
+FAILING = {"shell": suite("shell", "script", 2, 1), "python": suite("python", "pytest", 3)}
+
+
+def test_upgrade_is_an_update_and_keeps_the_previous_version_active_while_testing() -> None:
+    """A version change is an update execution; activeVersion stays 1.0.0 while 1.1.0 is tested."""
+    result = plan(observed(UPGRADE, status=active_1_0_0(), generation=2))
+    assert result.start is not None and result.start.trigger is Trigger.UPDATE
+    assert result.status.active_version == "1.0.0"
+    active = result.status.condition("Active")
+    assert active is not None
+    assert (active.status, active.reason) == ("False", "AwaitingTests")
+    assert active.message.endswith("; 1.0.0 stays active")
+
+
+def test_failing_upgrade_under_block_keeps_the_previous_version() -> None:
+    """Failing 1.1.0 under block: Active False TestsFailed, activeVersion stays 1.0.0, Stalled, message says so."""
+    new, events = run_to_end(UPGRADE, FAILING, running_status(UPGRADE, status=active_1_0_0()))
+    assert (new.phase, new.active_version) == (Phase.FAILED, "1.0.0")
+    assert cond(new, "Tested") == ("True", "Failed")
+    assert cond(new, "Active") == ("False", "TestsFailed")
+    assert cond(new, "Ready") == ("False", "TestsFailed")
+    assert cond(new, "Stalled") == ("True", "TestsFailed")
+    assert new.message == "5/6 tests passed (83%, minimum 100%); version 1.0.0 stays active"
+    assert reasons(events) == [("Warning", "TestsFailed"), ("Warning", "ActivationBlocked")]
+    assert new.last_execution is not None
+    assert new.last_execution.failing_tests == ["shell: test_bad_0"]
+
+
+def test_idle_pack_after_a_blocked_upgrade_stays_put() -> None:
+    """A later pass over the blocked upgrade changes nothing and emits nothing."""
+    blocked, _ = run_to_end(UPGRADE, FAILING, running_status(UPGRADE, status=active_1_0_0()))
+    again = plan(observed(UPGRADE, status=blocked, now=NOW + timedelta(minutes=5)))
+    assert (again.start, again.create_jobs, again.events) == (None, [], [])
+    assert again.status == blocked
+
+
+@pytest.mark.parametrize(
+    ("policy", "reason", "warning_events"),
+    [
+        ({"testing": {"onFailure": "warn"}}, "FailureWarned", [("Warning", "FailureWarned")]),
+        ({"testing": {"onFailure": "ignore"}}, "FailureIgnored", []),
+        ({"force": True}, "Forced", [("Warning", "Forced")]),
+    ],
+    ids=["warn", "ignore", "force"],
+)
+def test_failing_upgrade_allowed_by_policy(
+    policy: dict[str, object], reason: str, warning_events: list[object]
+) -> None:
+    """warn/ignore/force: the failing version becomes active (phase still Failed), with the matching reason."""
+    spec = spec_of(version="1.1.0", **policy)  # type: ignore[arg-type]
+    new, events = run_to_end(spec, FAILING, running_status(spec, status=active_1_0_0()))
+    assert (new.phase, new.active_version) == (Phase.FAILED, "1.1.0")
+    assert cond(new, "Active") == ("True", reason)
+    assert cond(new, "Ready") == ("True", reason)
+    assert cond(new, "Stalled") == ("False", "NotStalled")
+    assert reasons(events) == [("Warning", "TestsFailed"), *warning_events, ("Normal", "Activated")]
+
+
+def test_partial_above_min_pass_rate_is_allowed() -> None:
+    """5/6 with minPassRate 0.8: phase Partial, Tested True Partial, Active True TestsPassed."""
+    spec = spec_of(testing={"minPassRate": 0.8})
+    new, events = run_to_end(spec, FAILING, running_status(spec))
+    assert (new.phase, new.active_version) == (Phase.PARTIAL, "1.0.0")
+    assert cond(new, "Tested") == ("True", "Partial")
+    assert cond(new, "Active") == ("True", "TestsPassed")
+    assert reasons(events) == [("Normal", "TestsPassed"), ("Normal", "Activated")]
+
+
+def test_crashed_runner_blocks_with_test_error() -> None:
+    """A runner whose collected suite is an error blocks with TestError and reason ExitCode/NoResults."""
+    crashed = suite("python", "pytest", 0).model_copy(update={"status": RunStatus.ERROR, "error": "no results"})
+    new, _ = run_to_end(SPEC, {"shell": suite("shell", "script", 3), "python": crashed}, running_status(SPEC))
+    assert new.phase is Phase.ERROR
+    assert cond(new, "Tested") == ("False", "Error")
+    assert cond(new, "Active") == ("False", "TestError")
+    assert new.last_execution is not None
+    assert [s.reason for s in new.last_execution.suites] == [None, "NoResults"]
+
+
+def test_runner_without_job_or_result_is_lost() -> None:
+    """A runner with neither an error nor a collected suite is reported as JobLost."""
+    status = running_status(SPEC)
+    new, _, _, verdict = conclude(observed(SPEC, status=status), SPEC, {"shell": suite("shell", "script", 3)})
+    assert new.last_execution is not None
+    assert [s.reason for s in new.last_execution.suites] == [None, "JobLost"]
+    assert verdict.allowed is False
+
+
+# -- triggers --------------------------------------------------------------------------------
+
+
+def test_spec_change_while_running_supersedes() -> None:
+    """A spec change during a run: the running Jobs are deleted, Superseded event, a new update execution."""
+    base = active_1_0_0()
+    running = running_status(UPGRADE, status=base)
+    jobs = [job(running, "shell"), job(running, "python")]
+    newer = spec_of(version="1.2.0")
+    result = plan(observed(newer, status=running, jobs=jobs, generation=3))
+    assert sorted(result.delete_jobs) == sorted(j.name for j in jobs)
+    assert reasons(result.events) == [("Normal", "Superseded")]
+    assert result.start is not None
+    assert (result.start.trigger, result.start.version) == (Trigger.UPDATE, "1.2.0")
+    assert result.start.id != running.current_execution.id  # type: ignore[union-attr]
+    assert result.status.phase is Phase.QUEUED
+    assert result.status.active_version == "1.0.0"
+
+
+def test_policy_change_does_not_rerun_tests() -> None:
+    """Changing only minPassRate re-decides from the last execution instead of testing again."""
+    blocked, _ = run_to_end(SPEC, FAILING, running_status(SPEC))
+    assert blocked.active_version == ""
+    relaxed = spec_of(testing={"minPassRate": 0.8})
+    result = plan(observed(relaxed, status=blocked, generation=2, now=NOW + timedelta(minutes=1)))
+    assert result.start is None
+    assert (result.status.active_version, cond(result.status, "Active")) == ("1.0.0", ("True", "TestsPassed"))
+    assert reasons(result.events) == [("Normal", "Activated")]
+
+
+def test_reverted_spec_gets_a_fresh_execution() -> None:
+    """A → B → A → B: every update is a new execution (new id, so new Jobs and a new record)."""
+    a, b = spec_of(version="1.0.0"), spec_of(version="1.1.0")
+    status = concluded(a, passing(a))
+    ids = [status.last_execution.id]  # type: ignore[union-attr]
+    for spec in (b, a, b):
+        status = concluded(spec, passing(spec), status=status)
+        assert status.last_execution is not None
+        ids.append(status.last_execution.id)
+    assert len(set(ids)) == 4
+
+
+def test_retest_annotation_triggers_manual() -> None:
+    """A retest annotation different from status.retestToken starts a manual execution and records the token."""
+    done = concluded(SPEC, passing(SPEC))
+    result = plan(observed(SPEC, status=done, retest="2025-06-01T13:00:00Z", now=NOW + timedelta(hours=1)))
+    assert result.start is not None and result.start.trigger is Trigger.MANUAL
+    assert result.status.retest_token == "2025-06-01T13:00:00Z"
+    # the Pack stays active while its own version is retested
+    assert result.status.active_version == "1.0.0"
+    assert cond(result.status, "Active") == ("True", "TestsPassed")
+
+
+def test_retest_token_already_seen_does_nothing() -> None:
+    """After a manual run, the same annotation value does not start another execution."""
+    done = concluded(SPEC, passing(SPEC), status=concluded(SPEC, passing(SPEC)), retest="r1")
+    assert done.retest_token == "r1"
+    result = plan(observed(SPEC, status=done, retest="r1", now=NOW + timedelta(hours=1)))
+    assert result.start is None
+    assert result.events == []
+
+
+def test_retest_value_used_again_is_a_new_execution() -> None:
+    """retest r1, then r2, then r1 again: three distinct manual executions."""
+    status = concluded(SPEC, passing(SPEC))
+    ids = []
+    for value in ("r1", "r2", "r1"):
+        status = concluded(SPEC, passing(SPEC), status=status, retest=value)
+        assert status.last_execution is not None and status.last_execution.trigger is Trigger.MANUAL
+        ids.append(status.last_execution.id)
+    assert len(set(ids)) == 3
+
+
+REVALIDATE = spec_of(testing={"revalidateEvery": "1h"})
+
+
+@pytest.mark.parametrize(
+    ("after", "trigger"), [(timedelta(minutes=30), None), (timedelta(hours=1), Trigger.VALIDATION)]
+)
+def test_revalidate_every(after: timedelta, trigger: Trigger | None) -> None:
+    """revalidateEvery: a validation execution once the interval since the last finish has elapsed."""
+    done = concluded(REVALIDATE, passing(REVALIDATE))
+    assert done.last_execution is not None and done.last_execution.finished_at is not None
+    finished = NOW + timedelta(seconds=42)
+    result = plan(observed(REVALIDATE, status=done, now=finished + after))
+    assert (result.start.trigger if result.start else None) == trigger
+    if trigger is None:
+        assert result.requeue_after == pytest.approx(1800.0)
+
+
+def test_failing_validation_under_block_deactivates() -> None:
+    """A validation that fails under block clears activeVersion; Active False ValidationFailed."""
+    done = concluded(REVALIDATE, passing(REVALIDATE))
+    validating = running_status(REVALIDATE, status=done, now=NOW + timedelta(hours=2))
+    assert validating.current_execution is not None
+    assert validating.current_execution.trigger is Trigger.VALIDATION
+    obs = observed(REVALIDATE, status=validating, now=NOW + timedelta(hours=2, seconds=30))
+    new, events, _, _ = conclude(obs, REVALIDATE, FAILING)
+    assert new.active_version == ""
+    assert cond(new, "Active") == ("False", "ValidationFailed")
+    assert cond(new, "Stalled") == ("True", "ValidationFailed")
+    assert ("Warning", "ActivationBlocked") in reasons(events)
+
+
+# -- no tests, skipped, invalid, missing source ----------------------------------------------------
+
+
+def test_skip_tests_activates_without_testing() -> None:
+    """skipTests: phase Skipped, Active True TestsSkipped, activeVersion = version, no Job, Activated event."""
+    spec = spec_of(skipTests=True)
+    result = plan(observed(spec))
+    assert (result.status.phase, result.status.active_version, result.start) == (Phase.SKIPPED, "1.0.0", None)
+    assert cond(result.status, "Active") == ("True", "TestsSkipped")
+    assert cond(result.status, "Tested") == ("False", "Skipped")
+    assert cond(result.status, "Ready") == ("True", "TestsSkipped")
+    assert reasons(result.events) == [("Normal", "Activated")]
+
+
+def test_no_testing_section_blocks_and_says_how_to_proceed() -> None:
+    """No testing section: Error, Active False NoTestConfiguration, a message naming skipTests."""
+    result = plan(observed(spec_of(no_testing=True)))
+    assert result.status.phase is Phase.ERROR
+    assert result.start is None
+    assert cond(result.status, "Tested") == ("False", "NoTestConfiguration")
+    assert cond(result.status, "Active") == ("False", "NoTestConfiguration")
+    assert cond(result.status, "Stalled") == ("True", "NoTestConfiguration")
+    assert "skipTests" in result.status.message
+    assert reasons(result.events) == [("Warning", "ActivationBlocked")]
+    # a second pass does not repeat the event
+    again = plan(observed(spec_of(no_testing=True), status=result.status, now=NOW + timedelta(minutes=1)))
+    assert again.events == []
+
+
+def test_testing_disabled() -> None:
+    """testing.enabled false without skipTests: Tested False TestingDisabled, blocked."""
+    result = plan(observed(spec_of(testing={"enabled": False})))
+    assert cond(result.status, "Tested") == ("False", "TestingDisabled")
+    assert cond(result.status, "Active") == ("False", "NoTestConfiguration")
+    assert "skipTests" in result.status.message
+
+
+def test_missing_config_map_source() -> None:
+    """A ConfigMap source that does not exist: Tested SourceNotFound, Stalled True, requeue to recheck."""
+    result = plan(observed(SPEC, source_found=False))
+    assert result.start is None
+    assert cond(result.status, "Tested") == ("False", "SourceNotFound")
+    assert cond(result.status, "Stalled") == ("True", "SourceNotFound")
+    assert result.status.message == "ConfigMap core-pack not found in namespace automation"
+    assert result.requeue_after == 10.0
+    assert reasons(result.events) == [("Warning", "SourceNotFound")]
+    # once it appears, the install starts
+    assert plan(observed(SPEC, status=result.status, source_found=True)).start is not None
+
+
+def test_invalid_spec_is_an_error() -> None:
+    """A spec that does not validate: phase Error with the one-line message; Jobs of any execution deleted."""
+    status = running_status(SPEC)
+    running = job(status, "shell")
+    result = plan(observed(None, status=status, jobs=[running], spec_error="spec.version: field required"))
+    assert result.status.phase is Phase.ERROR
+    assert result.status.message == "invalid spec: spec.version: field required"
+    assert result.status.current_execution is None
+    assert result.delete_jobs == [running.name]
+
+
+# -- conditions, Jobs kept, summary ------------------------------------------------------------
+
+
+def test_conditions_carry_observed_generation() -> None:
+    """Every condition and status.observedGeneration carry the Pack's generation."""
+    result = plan(observed(SPEC, generation=7))
+    assert result.status.observed_generation == 7
+    assert {c.type for c in result.status.conditions} == {"Tested", "Active", "Ready", "Reconciling", "Stalled"}
+    assert {c.observed_generation for c in result.status.conditions} == {7}
+
+
+def test_last_transition_time_moves_only_on_status_change() -> None:
+    """Through the planner: Queued → Testing keeps Reconciling's lastTransitionTime; Passed moves it."""
+    first = plan(observed(SPEC)).status
+    running = running_status(SPEC)  # started 0 s later in builders; move the clock for the comparison
+    obs = observed(SPEC, status=first, now=NOW + timedelta(seconds=30))
+    assert first.current_execution is not None
+    status, _ = started(obs, SPEC, first.current_execution)
+    before, after = first.condition("Reconciling"), status.condition("Reconciling")
+    assert before is not None and after is not None
+    assert (after.reason, after.last_transition_time) == ("Testing", before.last_transition_time)
+    done, _ = run_to_end(SPEC, passing(SPEC), running)
+    reconciling = done.condition("Reconciling")
+    assert reconciling is not None
+    assert reconciling.last_transition_time == timestamp(NOW + timedelta(seconds=40))
+
+
+def test_merge_conditions() -> None:
+    """merge_conditions keeps lastTransitionTime when the status is unchanged (even if reason changes)."""
+    old = [
+        Condition(type="Ready", status="False", reason="A", lastTransitionTime="2025-01-01T00:00:00Z"),
+        Condition(type="Active", status="False", reason="A", lastTransitionTime="2025-01-01T00:00:00Z"),
+    ]
+    wanted = [
+        Condition(type="Ready", status="False", reason="B"),
+        Condition(type="Active", status="True", reason="B"),
+        Condition(type="Stalled", status="False", reason="B"),
+    ]
+    merged = merge_conditions(old, wanted, NOW)
+    assert [(c.type, c.reason, c.last_transition_time) for c in merged] == [
+        ("Ready", "B", "2025-01-01T00:00:00Z"),
+        ("Active", "B", "2025-06-01T12:00:00Z"),
+        ("Stalled", "B", "2025-06-01T12:00:00Z"),
+    ]
+
+
+def test_jobs_of_the_last_execution_are_kept_others_deleted() -> None:
+    """Idle: the last finished execution's Jobs stay (for kubectl logs); Jobs of other executions go."""
+    done = concluded(SPEC, passing(SPEC))
+    assert done.last_execution is not None
+    last_id = done.last_execution.id
+    kept = [
+        JobState(name=job_name("core", r, last_id), runner=r, execution=last_id, finished=True)
+        for r in ("shell", "python")
+    ]
+    stray = [
+        JobState(name=job_name("core", "shell", "0ld0ld0ld0"), runner="shell", execution="0ld0ld0ld0"),
+        JobState(name="core-unlabelled", runner="", execution=""),
+    ]
+    result = plan(observed(SPEC, status=done, jobs=kept + stray, now=NOW + timedelta(minutes=5)))
+    assert result.delete_jobs == [s.name for s in stray]
+
+
+@pytest.mark.parametrize(
+    ("passed", "failed", "skipped", "rate", "expected"),
+    [
+        (34, 2, 1, 0.9444, {"tests": "34/36", "rate": "94%"}),
+        (10, 0, 0, 1.0, {"tests": "10/10", "rate": "100%"}),
+        (0, 0, 3, 0.0, {"tests": "0/0", "rate": ""}),
+    ],
+)
+def test_summary_columns(passed: int, failed: int, skipped: int, rate: float, expected: dict[str, str]) -> None:
+    """status.summary gives the TESTS (passed/executed) and RATE printer columns."""
+    last = ExecutionSummary(
+        id="e",
+        trigger=Trigger.INSTALL,
+        version="1.0.0",
+        specHash="h",
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        total=passed + failed + skipped,
+        passRate=rate,
+        status="partial",
+    )
+    assert summary_columns(PackStatus(lastExecution=last)) == expected
+    assert summary_columns(PackStatus()) == {"tests": "", "rate": ""}
+
+
+def test_concluded_status_has_the_summary() -> None:
+    """After a run, status.summary already reflects the new last execution."""
+    new, _ = run_to_end(SPEC, FAILING, running_status(SPEC))
+    assert new.summary == {"tests": "5/6", "rate": "83%"}
+
+
+def test_conditions_derive_kstatus() -> None:
+    """conditions(): Ready only when Active and not reconciling; Stalled only when blocked and not reconciling."""
+    table = [
+        (Phase.TESTING, "False", ("False", "True", "False")),
+        (Phase.TESTING, "True", ("False", "True", "False")),
+        (Phase.PASSED, "True", ("True", "False", "False")),
+        (Phase.FAILED, "False", ("False", "False", "True")),
+    ]
+    for phase, active, expected in table:
+        conds = {
+            c.type: c.status
+            for c in conditions(
+                generation=1, phase=phase, tested=("False", "Running", "m"), active=(active, "TestsPassed", "m")
+            )
+        }
+        assert (conds["Ready"], conds["Reconciling"], conds["Stalled"]) == expected, phase
