@@ -53,7 +53,7 @@ def _cleanup(server: PostgresServer, root: Path) -> None:
 
 
 def _ensure_running(server: PostgresServer) -> None:
-    if not (server.is_running() and server.is_accepting()):
+    if not server.is_accepting():
         server.start()
 
 
@@ -78,7 +78,6 @@ def _migrated_template(postgres: PostgresServer) -> str:
 
 def _new_database(server: PostgresServer, template: str | None) -> Iterator[str]:
     name = f"test_{uuid.uuid4().hex[:16]}"
-    _ensure_running(server)
     dsn = server.create_database(name, template=template)
     try:
         yield dsn
