@@ -87,6 +87,7 @@ class JUnitParser:
         self._parser: Any = None
         self._in_document = False
         self._broken: str | None = None
+        self._refused = False
         self._documents = 0
         self._roots_seen = 0
         self._stack: list[str] = []
@@ -113,7 +114,7 @@ class JUnitParser:
         self._feed(piece)
 
     def _feed(self, text: str) -> None:
-        if self._broken is not None and self.keeper.total:
+        if self._refused or (self._broken is not None and self.keeper.total):
             return
         if not self._in_document:
             if "<" not in text:
@@ -127,6 +128,7 @@ class JUnitParser:
             self._parser.Parse(text, False)
         except _Refused as exc:
             self._fail(str(exc))
+            self._refused = True  # never read on after a refusal
         except expat.ExpatError as exc:
             if self._documents and not self._stack and self._roots_seen == self._documents:
                 self._in_document = False  # text after a complete document: ignore it
