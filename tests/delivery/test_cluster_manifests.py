@@ -114,7 +114,6 @@ def restricted_namespace(cluster: Any, namespace: str) -> str:
     labels = kubectl(cluster, "get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}").stdout
     assert '"pod-security.kubernetes.io/enforce":"restricted"' in labels
     kubectl(cluster, "create", "serviceaccount", "packgate", "-n", namespace)
-    kubectl(cluster, "wait", "--for=create", "serviceaccount/default", "-n", namespace, "--timeout=60s")
     return namespace
 
 
