@@ -47,8 +47,8 @@ def migrations_copy(tmp_path: Path) -> Path:
 
 
 def test_default_directory_is_the_checkout() -> None:
-    """Without a packaged copy, the migrations are found in <repo>/migrations."""
-    assert default_migrations_dir() == REPO / "migrations"
+    """In a checkout the migrations are <repo>/migrations (directly, or through a packaged link to it)."""
+    assert default_migrations_dir().resolve() == (REPO / "migrations").resolve()
 
 
 def test_apply_to_empty_database_then_noop(
