@@ -336,7 +336,7 @@ class Executor:
         }
         diff = compare(previous, now)
         return Comparison(
-            baseVersion=base,
+            base_version=base,
             regressions=sorted(diff.regressions)[:COMPARISON_NAMES_SHOWN],
             fixes=sorted(diff.fixes)[:COMPARISON_NAMES_SHOWN],
             added=len(diff.added),

@@ -74,7 +74,7 @@ def test_failing_pack_is_blocked_and_recorded(operator, kube, namespace):
     assert status(pack).get("activeVersion", "") == ""
     assert status(pack)["lastExecution"]["failingTests"]
     rows = wait_for("the execution row", lambda: executions(operator.dsn, namespace, "broken"))
-    assert [(r.status, r.allowed) for r in rows] == [("failed", False)]
+    assert [(r.status, r.allowed) for r in rows] == [("partial", False)]
     assert "ActivationBlocked" in {e["reason"] for e in kube.events(namespace, "broken")}
 
 

@@ -189,7 +189,7 @@ def conditions(
     active_true = active[0] == "True"
 
     def cond(type_: str, status: str, reason: str, message: str) -> Condition:
-        return Condition(type=type_, status=status, reason=reason, message=message, observedGeneration=generation)
+        return Condition(type=type_, status=status, reason=reason, message=message, observed_generation=generation)
 
     out = [cond("Tested", *tested), cond("Active", *active)]
     out.append(cond("Ready", "True" if active_true and not reconciling else "False", active[1], active[2]))
@@ -353,10 +353,10 @@ def _plan_new_execution(obs: Observed, spec: PackSpec, wanted: Wanted, delete: l
         id=wanted.id,
         trigger=wanted.trigger,
         version=spec.version,
-        specHash=wanted.spec_hash,
+        spec_hash=wanted.spec_hash,
         token=wanted.token,
         nonce="",  # the executor fills a fresh nonce when it admits the execution
-        queuedAt=timestamp(obs.now),
+        queued_at=timestamp(obs.now),
         runners=[r.name for r in spec.testing.runners],
     )
     queued = _queued_status(obs, spec, current, position=None)
@@ -442,8 +442,8 @@ def _plan_running(
     runners = {r.name: r for r in spec.testing.runners if r.name in current.runners}
     jobs = {j.runner: j for j in obs.jobs if j.execution == current.id}
     pods_by_job: dict[str, list[PodState]] = {}
-    for pod in obs.pods:
-        pods_by_job.setdefault(pod.job, []).append(pod)
+    for each in obs.pods:
+        pods_by_job.setdefault(each.job, []).append(each)
 
     errors = dict(current.runner_errors)
     create: list[str] = []
@@ -456,7 +456,7 @@ def _plan_running(
             create.append(name)
             continue
         pods = pods_by_job.get(job.name, [])
-        pod = pods[0] if pods else None
+        pod: PodState | None = pods[0] if pods else None
         prompt = _prompt_failure(obs, job, pod)
         if prompt is not None:
             errors[name] = prompt
@@ -662,15 +662,15 @@ def conclude(
         id=current.id,
         trigger=current.trigger,
         version=current.version,
-        specHash=current.spec_hash,
-        startedAt=current.started_at,
-        finishedAt=timestamp(obs.now),
-        durationMs=duration,
+        spec_hash=current.spec_hash,
+        started_at=current.started_at,
+        finished_at=timestamp(obs.now),
+        duration_ms=duration,
         total=result.total_tests,
         passed=result.passed,
         failed=result.failed,
         skipped=result.skipped,
-        passRate=round(result.pass_rate, 4),
+        pass_rate=round(result.pass_rate, 4),
         status=str(result.status),
         suites=[
             SuiteSummary(
@@ -682,14 +682,14 @@ def conclude(
                 passed=s.passed,
                 failed=s.failed,
                 skipped=s.skipped,
-                durationMs=s.duration_ms,
+                duration_ms=s.duration_ms,
                 reason=reasons.get(s.name),
                 error=s.error,
-                exitCode=s.exit_code,
+                exit_code=s.exit_code,
             )
             for s in suites
         ],
-        failingTests=failing,
+        failing_tests=failing,
         comparison=comparison,
     )
     status = obs.status.model_copy(update={"last_execution": summary})

@@ -122,11 +122,10 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _fetch_container(spec: PackSpec, image: str, options: RenderOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The init container that places the pack in the workspace, and the volumes it needs."""
-    mounts = [{"name": "workspace", "mountPath": WORKSPACE}]
+def _fetch_container(spec: PackSpec, image: str, options: RenderOptions) -> dict[str, Any]:
+    """The init container that places the pack in the workspace."""
+    mounts: list[dict[str, Any]] = [{"name": "workspace", "mountPath": WORKSPACE}]
     source = spec.source
-    volumes: list[dict[str, Any]] = []
     if source.config_map is not None:
         script = f'cp -R "{SOURCE_MOUNT}/." "{WORKSPACE}/"'
         mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
@@ -170,7 +169,7 @@ def _fetch_container(spec: PackSpec, image: str, options: RenderOptions) -> tupl
         "securityContext": _container_security(),
         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
     }
-    return container, volumes
+    return container
 
 
 def render_job(
@@ -193,7 +192,7 @@ def render_job(
         LABEL_RUNNER: runner.name,
         LABEL_EXECUTION: execution,
     }
-    fetch, _ = _fetch_container(spec, image, options)
+    fetch = _fetch_container(spec, image, options)
     volumes: list[dict[str, Any]] = [
         {"name": "workspace", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
