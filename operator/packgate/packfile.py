@@ -127,9 +127,7 @@ class PackTesting(_Strict):
     def _runner_names(cls, runners: dict[str, PackRunner]) -> dict[str, PackRunner]:
         for name in runners:
             if len(name) > 40 or not _RUNNER_NAME.match(name):
-                raise ValueError(
-                    f"runner name {name!r} must be lower-case letters, digits and '-' (at most 40)"
-                )
+                raise ValueError(f"runner name {name!r} must be lower-case letters, digits and '-' (at most 40)")
         return runners
 
     @field_validator("revalidate_every")

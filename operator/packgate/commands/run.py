@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -303,10 +304,16 @@ def problems(result: PackTestResult, limit: int = 10) -> list[str]:
     return lines
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure)\b")
+
+
 def _summary(message: str) -> str:
-    """One line of an error message: a traceback's last line (the exception), else the first."""
+    """One line of an error message: a traceback's exception line, else the first line."""
     lines = [part.strip() for part in message.splitlines() if part.strip()]
-    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    if lines[0].startswith("Traceback"):
+        exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        return exceptions[-1] if exceptions else lines[-1]
+    return lines[0]
 
 
 def verdict_line(verdict: Verdict) -> str:
