@@ -61,7 +61,7 @@ def host_mounts():
 
 
 def build_root(spec):
-    """Steps 1-3 of the module docstring; returns the path of the new root."""
+    """Steps 1-2 of the module docstring; returns the path of the new root."""
     scratch = spec["scratch"]
     mount("container", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=2g")
     upper, work, root = (os.path.join(scratch, d) for d in ("upper", "work", "root"))
@@ -93,23 +93,35 @@ def build_root(spec):
     if not spec.get("readOnlyRootFilesystem"):
         mount("tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
 
-    for m in sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/")):
-        target = root + os.path.normpath("/" + m["target"])
-        if os.path.isdir(m["source"]):
+    return root
+
+
+def mount_volumes(mounts):
+    """Step 3, run after the chroot so that symlinks in mount paths (/var/run -> /run) resolve inside
+    the container, never on the host. Sources were opened (O_PATH) before the chroot."""
+    for m, fd in sorted(mounts, key=lambda pair: pair[0]["target"].rstrip("/").count("/")):
+        target = os.path.normpath("/" + m["target"])
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
             os.makedirs(target, exist_ok=True)
         else:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             if not os.path.exists(target):
                 open(target, "w").close()
-        mount(m["source"], target, None, MS_BIND | MS_REC)
+        mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         if m.get("readOnly"):
             mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        os.close(fd)
 
-    working_dir = spec.get("workingDir") or "/"
-    os.makedirs(root + os.path.normpath("/" + working_dir), exist_ok=True)
-    if spec.get("readOnlyRootFilesystem"):
-        mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
-    return root
+
+def find_executable(name, path):
+    """The file exec would run for `name` under the container's PATH (as runc looks it up)."""
+    if "/" in name:
+        return name
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise LaunchError(f'exec: "{name}": executable file not found in $PATH')
 
 
 def main(argv):
@@ -122,8 +134,15 @@ def main(argv):
         if _libc.sethostname(hostname, len(hostname)) != 0:
             raise OSError(ctypes.get_errno(), "sethostname")
         root = build_root(spec)
+        sources = [(m, os.open(m["source"], os.O_PATH | os.O_CLOEXEC)) for m in spec["mounts"]]
         os.chroot(root)
-        os.chdir(spec.get("workingDir") or "/")
+        os.chdir("/")
+        mount_volumes(sources)
+        working_dir = os.path.normpath("/" + (spec.get("workingDir") or "/"))
+        os.makedirs(working_dir, exist_ok=True)
+        if spec.get("readOnlyRootFilesystem"):
+            mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        os.chdir(working_dir)
         os.setgroups(spec["groups"])
         os.setgid(spec["gid"])
         os.setuid(spec["uid"])
@@ -132,12 +151,12 @@ def main(argv):
         os.umask(0o022)
         env = dict(spec["env"])
         argv = spec["argv"]
+        executable = find_executable(argv[0], env.get("PATH", ""))
         try:
-            os.execvpe(argv[0], argv, env)
+            os.execve(executable, argv, env)
         except OSError as error:
-            reason = "executable file not found in $PATH" if error.errno == 2 else error.strerror
-            raise LaunchError(f'exec: "{argv[0]}": {reason}') from None
-    except (OSError, LaunchError) as error:
+            raise LaunchError(f'exec: "{argv[0]}": {error.strerror}') from None
+    except Exception as error:  # anything before exec is a StartError, reported on the pipe
         os.write(status, str(error).encode(errors="replace") + b"\n")
         return 128
     return 0  # not reached: exec replaced this process
