@@ -583,7 +583,7 @@ def test_conditions_carry_observed_generation() -> None:
 def test_last_transition_time_moves_only_on_status_change() -> None:
     """Through the planner: Queued → Testing keeps Reconciling's lastTransitionTime; Passed moves it."""
     first = plan(observed(SPEC)).status
-    running = running_status(SPEC)  # started 0 s later in builders; move the clock for the comparison
+    running = running_status(SPEC)
     obs = observed(SPEC, status=first, now=NOW + timedelta(seconds=30))
     assert first.current_execution is not None
     status, _ = started(obs, SPEC, first.current_execution)
