@@ -147,14 +147,24 @@ class CaseKeeper:
 
     def add(self, item: TestCaseResult) -> None:
         """Count `item` and keep it if the bound allows."""
-        if item.status is TestStatus.PASSED:
+        self.count(item.status, item.duration_ms)
+        self.keep(item)
+
+    def count(self, status: TestStatus, duration_ms: int) -> None:
+        """Count a case without keeping it (see `wants`, to build only the cases that are kept)."""
+        if status is TestStatus.PASSED:
             self.passed += 1
-        elif item.status is TestStatus.SKIPPED:
+        elif status is TestStatus.SKIPPED:
             self.skipped += 1
         else:
             self.failed += 1
-        self.duration_ms += item.duration_ms
-        self.keep(item)
+        self.duration_ms += duration_ms
+
+    def wants(self, status: TestStatus) -> bool:
+        """Whether `keep` would keep a case with this status."""
+        if len(self._failing) + len(self._others) < self.max_cases:
+            return True
+        return _is_failing(status) and bool(self._others)
 
     def keep(self, item: TestCaseResult) -> None:
         """Keep `item` (without counting it) if the bound allows."""

@@ -52,6 +52,10 @@ class _Refused(Exception):
     """The XML asked for something we never do (a DTD, an entity)."""
 
 
+class _NotJUnit(Exception):
+    """The XML is well-formed so far but is not a JUnit report."""
+
+
 def _refuse_doctype(*_: Any) -> None:
     raise _Refused("XML with a DOCTYPE is refused (no DTDs, no entity declarations)")
 
@@ -129,6 +133,8 @@ class JUnitParser:
         except _Refused as exc:
             self._fail(str(exc))
             self._refused = True  # never read on after a refusal
+        except _NotJUnit as exc:
+            self._fail(str(exc))
         except expat.ExpatError as exc:
             if self._documents and not self._stack and self._roots_seen == self._documents:
                 self._in_document = False  # text after a complete document: ignore it
@@ -174,7 +180,7 @@ class JUnitParser:
             raise _Refused(f"XML nested deeper than {_MAX_DEPTH} elements is refused")
         if not stack:
             if tag not in ("testsuites", "testsuite"):
-                raise _Refused(f"not JUnit XML: the root element is <{tag}>")
+                raise _NotJUnit(f"not JUnit XML: the root element is <{tag}>")
             self._roots_seen += 1
             self._root_time = seconds_to_ms(attrs.get("time")) if "time" in attrs else None
             self._suite_time = 0
@@ -234,11 +240,16 @@ class JUnitParser:
             self._end_document()
 
     def _finish_case(self, item: _Case) -> None:
+        keeper = self.keeper
+        keeper.count(item.status, item.duration_ms)
+        self._cases_in_document += 1
+        if not keeper.wants(item.status):
+            return  # counted; building the case would be wasted work
         name, classname = item.name.strip(), item.classname.strip()
         if classname and classname != name and not name.startswith(classname + "."):
             name = f"{classname}.{name}" if name else classname
         message = item.message.text().strip() if item.message else None
-        self.keeper.add(
+        keeper.keep(
             case(
                 name or "(unnamed test case)",
                 item.status,
@@ -248,7 +259,6 @@ class JUnitParser:
                 stderr=item.stderr.text() if item.stderr else None,
             )
         )
-        self._cases_in_document += 1
 
     def _root_attrs(self, attrs: dict[str, str]) -> None:
         def number(key: str) -> int:
