@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import sys
 import time
@@ -202,6 +203,14 @@ class Cluster:
             raise ClusterError(
                 f"{', '.join(missing)} not found in {self.bin_dir}; run hack/build-k8s.sh first"
             )
+        for port in range(self.ports.base, self.ports.base + PORT_SPAN):
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    raise ClusterError(
+                        f"127.0.0.1:{port} is already in use (another cluster?); pick another --base-port"
+                    ) from None
         for sub in ("etcd", "agent", "run"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         for sub in ("logs", "run", "kubeconfigs"):

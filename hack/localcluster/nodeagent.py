@@ -6,7 +6,9 @@ reports their status, and serves the kubelet's `/containerLogs` endpoint over TL
 
 What is real: every API call a kubelet makes for these features (Node, Lease, pod status, TokenRequest,
 ConfigMap and Secret reads, graceful-deletion confirmation, events, SubjectAccessReview of callers).
-What is simulated: images are not pulled, the host's own `/bin/sh`, `python3` and `node` run the commands;
+What is simulated: images are not pulled, the host's own `/bin/sh`, `python3` and `node` run the commands
+(a container with `args` but no `command` runs its args, as images without an ENTRYPOINT do; one with
+neither waits in CreateContainerError);
 a container is a process group in a private mount and UTS namespace (see launch.py) with no cgroup limits,
 no network namespace (127.0.0.1 is both hostIP and podIP) and no probes (a running container is ready).
 
@@ -527,7 +529,7 @@ class PodWorker(threading.Thread):
                 c.wait("ErrImagePull", message, 2)
                 self.event("Warning", "Failed", f'Failed to pull image "{image}": {message}', c)
             return
-        if not c.spec.get("command"):
+        if not c.spec.get("command") and not c.spec.get("args"):
             message = (
                 f'container "{c.name}" has no command: images are not pulled on this node, so the '
                 f'entrypoint of "{image}" is unknown; set command (the host runs it with /bin/sh, python3, node)'

@@ -47,14 +47,17 @@ def test_pod_active_deadline_kills_the_pod(namespace: str, core: client.CoreV1Ap
 
 
 def test_deleting_job_garbage_collects_its_pods(
-    namespace: str, core: client.CoreV1Api, batch: client.BatchV1Api
+    cluster: LocalCluster, namespace: str, core: client.CoreV1Api, batch: client.BatchV1Api
 ) -> None:
-    """Deleting a Job with Background propagation makes the garbage collector delete its running pod."""
+    """Deleting a Job (Background) garbage-collects its running pod; the node removes the pod's files."""
     batch.create_namespaced_job(namespace, job("doomed", pod_spec(container("main", "sleep 300"))))
     [running] = wait_until("the Job's pod", lambda: job_pods(core, namespace, "doomed"))
     pod_phase(core, namespace, running.metadata.name, {"Running"})
+    pod_dir = cluster.state_dir / "agent" / "pods" / running.metadata.uid
+    assert pod_dir.is_dir()
     batch.delete_namespaced_job("doomed", namespace, propagation_policy="Background")
     wait_until("the Job's pods to be deleted", lambda: not job_pods(core, namespace, "doomed"), timeout=60)
+    wait_until(f"{pod_dir} to be removed", lambda: not pod_dir.exists(), timeout=10)
 
 
 @pytest.mark.pod_security(None)
