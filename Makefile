@@ -86,8 +86,12 @@ test-cluster: setup
 test-e2e: setup
 	$(PYTEST) -m e2e
 
+.PHONY: test-network
+test-network: venv
+	$(PYTEST) -m network
+
 .PHONY: test
-test: setup lint test-unit test-db test-cluster test-e2e ## every tier: unit, database, cluster, end-to-end
+test: setup lint test-unit test-db test-cluster test-e2e test-network ## every tier: unit, database, cluster, e2e, network
 
 .PHONY: bench
 bench: setup ## benchmarks (ratios against a baseline measured in the same run)

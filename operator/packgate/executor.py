@@ -43,6 +43,7 @@ from packgate.wrapper import judge, new_collector, new_nonce
 log = logging.getLogger("packgate")
 
 Emit = Callable[[Event], Awaitable[None]]
+PENDING_RETRY_SECONDS = 10.0
 PENDING_CASES_KEPT = 500  # test cases kept in a record deferred into the Pack's status
 COMPARISON_NAMES_SHOWN = 10
 
@@ -130,7 +131,9 @@ class Executor:
             await self._write_status(obs, result.status)
             await self._create_jobs(obs, spec, result.status, result.create_jobs, paths)
             await self._emit_all(emit, result.events)
-        await self._flush_pending(namespace, name, emit)
+        if await self._flush_pending(namespace, name, emit):
+            # Records still deferred: try again soon, whatever else the plan said.
+            return min(result.requeue_after or PENDING_RETRY_SECONDS, PENDING_RETRY_SECONDS)
         return result.requeue_after
 
     async def _observe(self, raw: dict[str, Any]) -> tuple[Observed, PackSpec | None, str | None]:
@@ -377,14 +380,15 @@ class Executor:
             return False
         return True
 
-    async def _flush_pending(self, namespace: str, name: str, emit: Emit) -> None:
-        """Write records deferred during an outage, then drop them from the status."""
+    async def _flush_pending(self, namespace: str, name: str, emit: Emit) -> int:
+        """Write records deferred during an outage, then drop them from the status.  Returns how
+        many are still deferred."""
         raw = await self.kube.get_pack(namespace, name)
         if raw is None:
-            return
+            return 0
         status = load_status(raw.get("status"))
         if not status.pending_records:
-            return
+            return 0
         remaining = []
         written = []
         for record in status.pending_records:
@@ -393,7 +397,7 @@ class Executor:
             else:
                 remaining.append(record)
         if not written:
-            return
+            return len(remaining)
         last = status.last_execution
         if last is not None and last.id in written:
             last = last.model_copy(update={"recorded": True})
@@ -403,9 +407,7 @@ class Executor:
         await self.kube.patch_pack_status(namespace, name, patch)
         for execution in written:
             await emit(Event("Normal", "RecordWritten", f"deferred execution {execution} recorded in PostgreSQL"))
-
-    def pending_records(self, status: dict[str, Any] | None) -> int:
-        return len(load_status(status).pending_records)
+        return len(remaining)
 
 
 def _cap_cases(record: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -77,7 +79,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig))
         recorder = Recorder(ours.database_url.get_secret_value() if ours.database_url else None)
         if recorder.dsn is not None:
-            await _migrate(recorder.dsn)
+            await _migrate(recorder.dsn, ours.migrations_dir)
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder)
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
@@ -156,14 +158,14 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
-async def _migrate(dsn: str) -> None:
+async def _migrate(dsn: str, directory: Path | None) -> None:
     """Apply pending migrations at startup; an unreachable database only defers records."""
     from packgate.db import Database
 
     try:
         db = await Database.connect(dsn)
         try:
-            applied = await db.migrate()
+            applied = await db.migrate(directory)
         finally:
             await db.close()
     except DatabaseError as exc:
@@ -214,6 +216,13 @@ async def retention_loop(runtime: Runtime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=runtime.settings.retention_interval_seconds)
 
 
+def peering_priority(settings: Settings) -> int:
+    """This replica's peering priority: the setting, else random (tied replicas pause each other)."""
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    return secrets.randbelow(1_000_000) + 1
+
+
 def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = False) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
     logging.basicConfig(
@@ -222,6 +231,7 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
     )
     logging.getLogger("kopf").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("asyncpg").setLevel(logging.ERROR)  # outages are reported by packgate itself
     runtime = Runtime(settings, kubeconfig)
     registry = build_registry(runtime)
     stop = asyncio.Event()
@@ -240,6 +250,7 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
                 namespaces=settings.namespaces,
                 standalone=not settings.peering,
                 peering_name=settings.peering or None,
+                priority=peering_priority(settings),
                 memo=kopf.Memo(),
             )
         finally:

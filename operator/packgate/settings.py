@@ -7,6 +7,8 @@ import time; `Settings()` is built once by the command that runs (the operator, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,10 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Without it, verdicts are "
         "still written to the Pack status and every record stays deferred until a database is set.",
+    )
+    migrations_dir: Path | None = Field(
+        default=None,
+        description="Directory of the NNNN_name.sql migrations; default: the ones shipped with Packgate.",
     )
     namespaces: list[str] = Field(
         default_factory=list,
@@ -57,6 +63,11 @@ class Settings(BaseSettings):
     )
     health_port: int = Field(default=8080, description="Port of /healthz (liveness) and /readyz (readiness).")
     metrics_port: int = Field(default=9090, description="Port of the Prometheus /metrics endpoint.")
+    peering_priority: int | None = Field(
+        default=None,
+        description="kopf peering priority of this replica; the highest one works, the others stand by. "
+        "Unset: a random priority, so replicas never tie (tied replicas pause each other).",
+    )
     peering: str | None = Field(
         default="packgate", description="kopf peering name for a standby replica; empty disables peering."
     )

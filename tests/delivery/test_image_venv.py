@@ -14,6 +14,8 @@ import pytest
 from deliverylib import ROOT
 from dockerfile import stages
 
+pytestmark = pytest.mark.network
+
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -74,7 +74,7 @@ def test_failing_pack_is_blocked_and_recorded(operator, kube, namespace):
     assert status(pack).get("activeVersion", "") == ""
     assert status(pack)["lastExecution"]["failingTests"]
     rows = wait_for("the execution row", lambda: executions(operator.dsn, namespace, "broken"))
-    assert [(r.status, r.allowed) for r in rows] == [("partial", False)]
+    assert [(r.status, r.allowed) for r in rows] == [("failed", False)]
     assert "ActivationBlocked" in {e["reason"] for e in kube.events(namespace, "broken")}
 
 
@@ -149,7 +149,7 @@ def test_missing_configmap_recovers_when_created(operator, kube, namespace):
     wait_for("SourceNotFound", lambda: cond(kube.pack(namespace, "late"), "Tested") == ("False", "SourceNotFound"))
     assert cond(kube.pack(namespace, "late"), "Stalled") == ("True", "SourceNotFound")
     kube.apply(config_map)
-    pack = wait_settled(kube, namespace, "late")
+    pack = wait_for("the verdict", lambda: (p := kube.pack(namespace, "late")) and cond(p, "Tested")[0] == "True" and p)
     assert (status(pack)["phase"], cond(pack, "Active")) == ("Passed", ("True", "TestsPassed"))
 
 

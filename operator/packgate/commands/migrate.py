@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _env_migrations_dir() -> Path | None:
+    """PACKGATE_MIGRATIONS_DIR, as the operator reads it (the image sets it)."""
+    from packgate.settings import Settings
+
+    return Settings().migrations_dir
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -62,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     async def migrate() -> tuple[str, list[str]]:
         db = await Database.connect(dsn)
         try:
-            return db.target, [m.filename for m in await db.migrate(args.migrations_dir)]
+            directory = args.migrations_dir or _env_migrations_dir()
+            return db.target, [m.filename for m in await db.migrate(directory)]
         finally:
             await db.close()
 
