@@ -4,13 +4,16 @@ The node agent runs this file (standard library only, `python -I -S launch.py SP
 `unshare --mount --uts --propagation private`, so every mount below lives and dies with the container's
 private mount namespace and the host's mount table is never touched. Inside that namespace it:
 
-1. mounts a tmpfs on the container's scratch directory and an overlay of the host's root filesystem
-   (lower, read-only) with an upper layer in that tmpfs: the container sees the host's binaries
-   (`/bin/sh`, `python3`, `node`: images are not pulled) and may write anywhere without changing the host;
-2. binds the host's other filesystems (`/proc`, `/sys`, ...), builds a minimal `/dev` and a fresh `/tmp`;
-3. binds every volume at its mountPath (read-only when asked), creating mount points in the overlay;
-4. chroots into the overlay, changes to the working directory, sets the hostname, drops to the
-   container's uid, gid and supplementary groups (with no_new_privs), then execs the command.
+1. sets the hostname, mounts a tmpfs on the container's scratch directory and an overlay of the host's
+   root filesystem (lower, read-only) with an upper layer in that tmpfs: the container sees the host's
+   binaries (`/bin/sh`, `python3`, `node`: images are not pulled) and may write anywhere without
+   changing the host;
+2. binds the host's other top-level filesystems, `/proc` and `/sys`, and builds a minimal `/dev` and a
+   fresh `/tmp`;
+3. opens each volume's source, chroots into the overlay and only then binds every volume at its
+   mountPath (read-only when asked), so symlinks in mount paths resolve inside the container;
+4. changes to the working directory, drops to the container's uid, gid and supplementary groups (with
+   no_new_privs when privilege escalation is off), then execs the command.
 
 Success is signalled by the status pipe closing on exec (it is close-on-exec) with nothing written;
 any failure before exec is written to the pipe as one line, which the agent reports as StartError.

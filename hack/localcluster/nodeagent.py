@@ -1349,10 +1349,13 @@ class Agent:
                         version = None
                         break
                     version = obj["metadata"]["resourceVersion"]
-                    if kind in ("ADDED", "MODIFIED"):
-                        self.on_pod(obj)
-                    elif kind == "DELETED":
-                        self.on_deleted(obj)
+                    try:
+                        if kind in ("ADDED", "MODIFIED"):
+                            self.on_pod(obj)
+                        elif kind == "DELETED":
+                            self.on_deleted(obj)
+                    except Exception:
+                        log.exception("Could not handle %s of pod %s", kind, obj["metadata"].get("name"))
             except Exception as error:
                 log.warning("Pod watch failed (%s); reconnecting", error)
                 version = None
