@@ -6,11 +6,12 @@ tests see was admitted under it.
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 
-from e2e.helpers import cond, executions, manifest, pack_yaml, settled, simple_pack, status
+from e2e.helpers import PACKGATE, cond, executions, manifest, pack_yaml, settled, simple_pack, status
 from plugins.operator import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -241,3 +242,50 @@ def test_deleting_a_pack_collects_its_jobs(operator, kube, namespace):
     kube.run("delete", "pack", "gone", "-n", namespace, "--wait=true", "--timeout=60s")
     wait_for("Jobs to be collected", lambda: not kube.json("get", "jobs", "-n", namespace)["items"], timeout=60)
     assert len(executions(operator.dsn, namespace, "gone")) == 1
+
+
+def test_concurrency_limit_queues_extra_executions(operator, kube, namespace):
+    """Past the per-namespace limit (4 Jobs) executions wait in phase Queued with a queue position."""
+    script = 'sleep 6\necho "Total Tests: 1"\necho "Passed: 1"\necho "Failed: 0"\n'
+    runners = [{"name": "shell", "type": "script", "entryPoint": "tests/run.sh", "timeout": "120s"}]
+    names = [f"q{i}" for i in range(6)]
+    for name in names:
+        kube.apply(pack_yaml(namespace, name, "1.0.0", {"tests/run.sh": script}, runners))
+
+    def queued():
+        items = kube.json("get", "packs", "-n", namespace)["items"]
+        return [
+            (p["metadata"]["name"], status(p).get("queuePosition"))
+            for p in items
+            if status(p).get("phase") == "Queued" and status(p).get("queuePosition")
+        ]
+
+    waiting = wait_for("an execution held in the queue", queued, timeout=60, interval=0.3)
+    assert all(position >= 1 for _, position in waiting)
+    for name in names:
+        assert status(wait_settled(kube, namespace, name))["phase"] == "Passed"
+
+
+def test_packgate_retest_command(operator, kube, namespace, cluster):
+    """`packgate retest NAME` starts a manual execution, like the annotation."""
+    kube.apply(simple_pack(namespace, "cli", "1.0.0", passed=1, failed=0))
+    first = status(wait_settled(kube, namespace, "cli"))["lastExecution"]["id"]
+    proc = subprocess.run(
+        [str(PACKGATE), "retest", "cli", "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    pack = wait_for(
+        "the manual execution",
+        lambda: (p := kube.pack(namespace, "cli")) and settled(p) and status(p)["lastExecution"]["id"] != first and p,
+    )
+    assert status(pack)["lastExecution"]["trigger"] == "manual"
+    missing = subprocess.run(
+        [str(PACKGATE), "retest", "nothing", "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (missing.returncode, len(missing.stderr.strip().splitlines())) == (2, 1)
