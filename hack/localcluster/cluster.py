@@ -205,6 +205,9 @@ class Cluster:
             )
         for port in range(self.ports.base, self.ports.base + PORT_SPAN):
             with socket.socket() as probe:
+                # SO_REUSEADDR, as the servers themselves bind: connections of a cluster that just
+                # stopped (TIME_WAIT) don't block the port, a listening server does.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind(("127.0.0.1", port))
                 except OSError:

@@ -73,6 +73,7 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 60.0, 
 def _ports_free(base: int) -> bool:
     for port in range(base, base + PORT_SPAN):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
