@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from plugins.cluster import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = REPO / ".local" / "bin" / "kubectl"
 PACKGATE = Path(sys.executable).parent / "packgate"
@@ -71,15 +73,8 @@ class Kubectl:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0, interval: float = 0.5) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    """`wait_until` with the patience an operator run needs (a Job, its pod, the verdict)."""
+    return wait_until(what, probe, timeout=timeout, interval=interval)
 
 
 def condition(pack: dict[str, Any], type_: str) -> dict[str, Any] | None:

@@ -66,23 +66,33 @@ class Kube:
         except (ApiException, HTTPError, OSError) as exc:
             raise _wrap(exc, what) from exc
 
+    async def _call_unless_absent(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Like `_call`, but an object that does not exist (404) gives None."""
+        try:
+            return await asyncio.to_thread(partial(fn, *args, **kwargs))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _wrap(exc, what) from exc
+        except (HTTPError, OSError) as exc:
+            raise _wrap(exc, what) from exc
+
     def _plain(self, obj: Any) -> Any:
         return self.api_client.sanitize_for_serialization(obj)
 
     # -- Packs ---------------------------------------------------------------------------------
 
     async def get_pack(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            obj = await asyncio.to_thread(
-                self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise _wrap(exc, f"get Pack {namespace}/{name}") from exc
-        except (HTTPError, OSError) as exc:
-            raise _wrap(exc, f"get Pack {namespace}/{name}") from exc
-        return dict(obj)
+        obj = await self._call_unless_absent(
+            f"get Pack {namespace}/{name}",
+            self.custom.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+        )
+        return None if obj is None else dict(obj)
 
     async def patch_pack_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource (nulls remove fields)."""
@@ -171,26 +181,21 @@ class Kube:
 
     async def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job and, in the background, its pods; a Job already gone is fine."""
-        try:
-            await asyncio.to_thread(self.batch.delete_namespaced_job, name, namespace, propagation_policy="Background")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise _wrap(exc, f"delete Job {namespace}/{name}") from exc
-        except (HTTPError, OSError) as exc:
-            raise _wrap(exc, f"delete Job {namespace}/{name}") from exc
+        await self._call_unless_absent(
+            f"delete Job {namespace}/{name}",
+            self.batch.delete_namespaced_job,
+            name,
+            namespace,
+            propagation_policy="Background",
+        )
 
     # -- ConfigMaps ------------------------------------------------------------------------------
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            obj = await asyncio.to_thread(self.core.read_namespaced_config_map, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise _wrap(exc, f"get ConfigMap {namespace}/{name}") from exc
-        except (HTTPError, OSError) as exc:
-            raise _wrap(exc, f"get ConfigMap {namespace}/{name}") from exc
-        return dict(self._plain(obj))
+        obj = await self._call_unless_absent(
+            f"get ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map, name, namespace
+        )
+        return None if obj is None else dict(self._plain(obj))
 
     # -- Logs ------------------------------------------------------------------------------------
 

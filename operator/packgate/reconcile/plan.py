@@ -363,24 +363,37 @@ def _plan_new_execution(obs: Observed, spec: PackSpec, wanted: Wanted, delete: l
     return Plan(queued, events=events, start=current, delete_jobs=delete)
 
 
-def _queued_status(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int | None) -> PackStatus:
-    where = f" (position {position} in the queue)" if position else ""
-    message = f"version {spec.version} queued for testing ({current.trigger}){where}"
+def _in_progress(
+    obs: Observed,
+    spec: PackSpec,
+    current: CurrentExecution,
+    phase: Phase,
+    reason: str,
+    message: str,
+    position: int | None = None,
+) -> PackStatus:
+    """The status of a queued or running execution (Tested False, the previous version active)."""
     return _finish(
         obs,
         obs.status,
         conditions(
             generation=obs.generation,
-            phase=Phase.QUEUED,
-            tested=("False", "Pending", message),
+            phase=phase,
+            tested=("False", reason, message),
             active=_awaiting(obs, spec, message),
         ),
-        phase=Phase.QUEUED,
+        phase=phase,
         message=message,
         current_execution=current,
         queue_position=position,
         retest_token=obs.retest if current.trigger is Trigger.MANUAL else obs.status.retest_token,
     )
+
+
+def _queued_status(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int | None) -> PackStatus:
+    where = f" (position {position} in the queue)" if position else ""
+    message = f"version {spec.version} queued for testing ({current.trigger}){where}"
+    return _in_progress(obs, spec, current, Phase.QUEUED, "Pending", message, position)
 
 
 def queued(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int) -> PackStatus:
@@ -391,21 +404,8 @@ def queued(obs: Observed, spec: PackSpec, current: CurrentExecution, position: i
 def started(obs: Observed, spec: PackSpec, current: CurrentExecution) -> tuple[PackStatus, list[Event]]:
     """The status once an execution is admitted: Testing, with its runners' Jobs about to exist."""
     message = f"testing version {spec.version} ({current.trigger}): {len(current.runners)} runner(s)"
-    new = _finish(
-        obs,
-        obs.status,
-        conditions(
-            generation=obs.generation,
-            phase=Phase.TESTING,
-            tested=("False", "Running", message),
-            active=_awaiting(obs, spec, message),
-        ),
-        phase=Phase.TESTING,
-        message=message,
-        current_execution=current.model_copy(update={"started_at": timestamp(obs.now)}),
-        queue_position=None,
-        retest_token=obs.retest if current.trigger is Trigger.MANUAL else obs.status.retest_token,
-    )
+    running = current.model_copy(update={"started_at": timestamp(obs.now)})
+    new = _in_progress(obs, spec, running, Phase.TESTING, "Running", message)
     events = [
         Event(
             "Normal",
