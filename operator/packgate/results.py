@@ -113,6 +113,32 @@ def run_status(passed: int, failed: int, *, errored: bool = False) -> RunStatus:
     return RunStatus.SKIPPED
 
 
+def suite_from_counts(
+    name: str,
+    runner_type: str,
+    *,
+    passed: int,
+    failed: int,
+    skipped: int,
+    duration_ms: int,
+    cases: list[TestCaseResult],
+    error: str | None = None,
+) -> TestSuiteResult:
+    """A suite from its counts: total is their sum, status follows `run_status`."""
+    return TestSuiteResult(
+        name=name,
+        runner_type=runner_type,
+        total=passed + failed + skipped,
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        duration_ms=duration_ms,
+        status=run_status(passed, failed, errored=error is not None),
+        test_cases=cases,
+        error=error,
+    )
+
+
 def suite_from_cases(
     name: str,
     runner_type: str,
@@ -136,16 +162,14 @@ def suite_from_cases(
         total_ms += case.duration_ms
         if keep_cases is None or len(kept) < keep_cases:
             kept.append(case)
-    return TestSuiteResult(
-        name=name,
-        runner_type=runner_type,
-        total=passed + failed + skipped,
+    return suite_from_counts(
+        name,
+        runner_type,
         passed=passed,
         failed=failed,
         skipped=skipped,
         duration_ms=total_ms if duration_ms is None else duration_ms,
-        status=run_status(passed, failed),
-        test_cases=kept,
+        cases=kept,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from packgate.results import RunStatus, TestCaseResult, TestStatus, TestSuiteResult, run_status
+from packgate.results import TestCaseResult, TestStatus, TestSuiteResult, suite_from_counts
 
 TEXT_LIMIT = 4096
 """Characters kept of one error message, stdout or stderr."""
@@ -199,18 +199,14 @@ def build_suite(
     error: str | None = None,
 ) -> TestSuiteResult:
     """A TestSuiteResult whose counts add up and whose status follows `run_status`."""
-    passed, failed, skipped = max(0, passed), max(0, failed), max(0, skipped)
-    status: RunStatus = run_status(passed, failed, errored=error is not None)
-    return TestSuiteResult(
-        name=name,
-        runner_type=runner_type,
-        total=passed + failed + skipped,
-        passed=passed,
-        failed=failed,
-        skipped=skipped,
+    return suite_from_counts(
+        name,
+        runner_type,
+        passed=max(0, passed),
+        failed=max(0, failed),
+        skipped=max(0, skipped),
         duration_ms=max(0, duration_ms),
-        status=status,
-        test_cases=cases,
+        cases=cases,
         error=clip(error, 1024),
     )
 
