@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -118,20 +117,22 @@ class Executor:
             return None
         obs, spec, paths = await self._observe(raw)
         result = planner.plan(obs)
+        deferred = False
         for job in result.delete_jobs:
             await self.kube.delete_job(namespace, job)
             log.info("Deleted Job %s for Pack %s/%s", job, namespace, name)
         if result.start is not None:
             assert spec is not None
             await self._admit(obs, spec, result, emit, paths)
-        elif result.collect:
+        elif result.conclude:
             assert spec is not None
-            await self._conclude(obs, spec, result, emit)
+            deferred = await self._conclude(obs, spec, result, emit)
         else:
             await self._write_status(obs, result.status)
             await self._create_jobs(obs, spec, result.status, result.create_jobs, paths)
             await self._emit_all(emit, result.events)
-        if await self._flush_pending(namespace, name, emit):
+        # Only a Pack with deferred records needs the extra read of its status.
+        if (obs.status.pending_records or deferred) and await self._flush_pending(namespace, name, emit):
             # Records still deferred: try again soon, whatever else the plan said.
             return min(result.requeue_after or PENDING_RETRY_SECONDS, PENDING_RETRY_SECONDS)
         return result.requeue_after
@@ -250,19 +251,20 @@ class Executor:
 
     # -- concluding ----------------------------------------------------------------------------
 
-    async def _conclude(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit) -> None:
+    async def _conclude(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit) -> bool:
+        """Collect, decide and write the verdict; True when the record had to be deferred."""
         current = obs.status.current_execution
         assert current is not None and spec.testing is not None
         runners = {r.name: r for r in spec.testing.runners}
         collected: dict[str, TestSuiteResult] = {}
         for item in result.collect:
-            if item.runner and item.runner in runners:
+            if item.runner in runners:
                 collected[item.runner] = await asyncio.to_thread(
                     self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
                 )
         comparison = await self._comparison(obs, collected)
         status, events, outcome, verdict = planner.conclude(
-            dataclasses.replace(obs, status=result.status), spec, collected, comparison
+            planner.with_status(obs, result.status), spec, collected, comparison
         )
         record = self._record(obs, spec, status, outcome, verdict.allowed)
         recorded = await self._record_now(record)
@@ -297,6 +299,7 @@ class Executor:
             "allowed" if verdict.allowed else "blocked",
         )
         await self._emit_all(emit, result.events + events)
+        return not recorded
 
     def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult:
         """Read one runner's log (bounded, streamed) and judge it.  Blocking: runs in a thread."""

@@ -195,12 +195,12 @@ def test_fatal_waiting_reason_is_a_runner_error(waiting: str, reason: str) -> No
 
 
 def test_image_pull_failure_of_every_runner_ends_the_execution() -> None:
-    """When every runner errored there is nothing to collect, but the execution ends (collect non-empty)."""
+    """When every runner errored there is nothing to collect, but the execution ends (conclude)."""
     status = running_status(SPEC)
     jobs = [job(status, "shell"), job(status, "python")]
     pods = [pod(j, phase="Pending", waiting_reason="ErrImagePull") for j in jobs]
     result = plan(observed(SPEC, status=status, jobs=jobs, pods=pods))
-    assert result.collect and all(c.runner == "" for c in result.collect)
+    assert (result.conclude, result.collect) == (True, [])
     new, _, _, verdict = conclude(observed(SPEC, status=result.status), SPEC, {})
     assert (new.phase, verdict.allowed, str(verdict.reason)) == (Phase.ERROR, False, "TestError")
     assert new.last_execution is not None

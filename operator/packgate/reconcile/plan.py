@@ -9,6 +9,7 @@ out.  The executor performs the actions; nothing here does I/O.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,7 +112,8 @@ class Plan:
     start: CurrentExecution | None = None  # needs admission (concurrency limits) before Jobs exist
     create_jobs: list[str] = field(default_factory=list)  # runner names of the current execution
     delete_jobs: list[str] = field(default_factory=list)  # Job names
-    collect: list[Collect] = field(default_factory=list)  # when non-empty: every runner has ended
+    collect: list[Collect] = field(default_factory=list)  # finished runners whose logs to read
+    conclude: bool = False  # every runner has ended: collect, then call `conclude`
     requeue_after: float | None = None
 
 
@@ -476,33 +478,19 @@ def _plan_running(
     updated = current.model_copy(update={"runner_errors": errors})
     status = obs.status.model_copy(update={"current_execution": updated})
     if errors != current.runner_errors:
-        obs = _with_status(obs, status)
+        obs = with_status(obs, status)
     pending = [n for n in runners if n not in errors and n not in {c.runner for c in collect}]
     if pending:
         still, _ = started(obs, spec, updated)
         still = still.model_copy(update={"current_execution": updated})
         return Plan(still, events=events, create_jobs=create, delete_jobs=delete, requeue_after=RUNNING_RECHECK_SECONDS)
     # Every runner has ended: the executor collects the logs, then calls `conclude`.
-    return Plan(status, events=events, delete_jobs=delete, collect=collect or [_NOTHING])
+    return Plan(status, events=events, delete_jobs=delete, collect=collect, conclude=True)
 
 
-_NOTHING = Collect(runner="", runner_type="", job="", pod=None, exit_code=None)
-
-
-def _with_status(obs: Observed, status: PackStatus) -> Observed:
-    return Observed(
-        pack=obs.pack,
-        generation=obs.generation,
-        spec=obs.spec,
-        spec_error=obs.spec_error,
-        status=status,
-        retest=obs.retest,
-        jobs=obs.jobs,
-        pods=obs.pods,
-        source_found=obs.source_found,
-        now=obs.now,
-        unschedulable_grace=obs.unschedulable_grace,
-    )
+def with_status(obs: Observed, status: PackStatus) -> Observed:
+    """The same observation with another status (as after a status the plan computed)."""
+    return dataclasses.replace(obs, status=status)
 
 
 def _prompt_failure(obs: Observed, job: JobState, pod: PodState | None) -> RunnerError | None:
@@ -693,7 +681,7 @@ def conclude(
         comparison=comparison,
     )
     status = obs.status.model_copy(update={"last_execution": summary})
-    new, events = verdict_status(_with_status(obs, status), spec, summary, verdict)
+    new, events = verdict_status(with_status(obs, status), spec, summary, verdict)
     events = _verdict_events(spec, result, verdict) + events
     return new, events, result, verdict
 
