@@ -37,7 +37,7 @@ from packgate.reconcile.render import (
 )
 from packgate.results import PackTestResult, TestStatus, TestSuiteResult, error_suite
 from packgate.settings import Settings
-from packgate.wrapper import judge, new_collector, new_nonce
+from packgate.wrapper import judge, new_collector, new_nonce, runner_error
 
 log = logging.getLogger("packgate")
 
@@ -320,7 +320,8 @@ class Executor:
             ):
                 collector.feed(line)
         except KubernetesError as exc:
-            return error_suite(item.runner, item.runner_type, f"could not read the log: {exc}", job_name=item.job)
+            message = runner_error(f"could not read the log: {exc}", collector.tail.lines())
+            return error_suite(item.runner, item.runner_type, message, job_name=item.job)
         return judge(collector, exit_code=item.exit_code).model_copy(update={"job_name": item.job})
 
     async def _comparison(self, obs: Observed, collected: dict[str, TestSuiteResult]) -> Comparison | None:

@@ -179,10 +179,10 @@ def test_timeout_becomes_an_error_suite(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     assert code == 1
     suite = output["result"]["test_suites"][0]
-    assert (suite["status"], suite["error"]) == ("error", "timed out after 1s")
+    assert (suite["status"], suite["error"]) == ("error", 'timed out after 1s; last lines: "Total Tests: 1"')
     assert (output["verdict"]["reason"], output["verdict"]["message"]) == (
         "TestError",
-        "runner error: shell: timed out after 1s",
+        'runner error: shell: timed out after 1s; last lines: "Total Tests: 1"',
     )
 
 
@@ -223,7 +223,12 @@ def test_crash_without_failing_tests_is_an_error(tmp_path: Path) -> None:
     code, output = run_json(pack)
     assert code == 1
     suite = output["result"]["test_suites"][0]
-    assert (suite["status"], suite["exit_code"]) == ("error", 3)
+    assert (suite["status"], suite["exit_code"], suite["error"]) == (
+        "error",
+        3,
+        "the runner exited with code 3 but reported no failing test; "
+        'last lines: "Total Tests: 2" | "Passed: 2" | "Failed: 0"',
+    )
 
 
 def test_on_failure_warn_allows_with_exit_zero(tmp_path: Path) -> None:

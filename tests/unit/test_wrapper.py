@@ -12,11 +12,25 @@ import pytest
 
 from packgate.parsing import make_parser
 from packgate.results import RunStatus, TestSuiteResult
-from packgate.wrapper import Collector, collect, new_nonce, wrapper_command, wrapper_env
+from packgate.wrapper import (
+    TAIL_CHARS,
+    Collector,
+    OutputTail,
+    collect,
+    new_nonce,
+    runner_error,
+    wrapper_command,
+    wrapper_env,
+)
 
 pytestmark = pytest.mark.unit
 
 NONCE = "5c2d9e0a7f314b68"
+
+NO_RESULTS = (
+    "no test results recognised in the output (looked for JUnit XML, pytest, unittest, TAP and the "
+    "'Total Tests:' summary)"
+)
 
 JUNIT_ONE_FAILURE = """\
 <?xml version="1.0" encoding="utf-8"?>
@@ -147,7 +161,8 @@ def test_declared_result_path_never_written(tmp_path: Path) -> None:
     suite = judged(lines, fmt="junit", result_path="out/junit.xml")
     assert (suite.status, suite.error, suite.exit_code) == (
         RunStatus.ERROR,
-        "the runner did not write out/junit.xml (exit code 0)",
+        "the runner did not write out/junit.xml (exit code 0); "
+        'last lines: "Total Tests: 1" | "Passed: 1" | "Failed: 0"',
         0,
     )
 
@@ -168,7 +183,8 @@ def test_crash_with_no_failing_test_is_an_error(tmp_path: Path) -> None:
     suite = judged(lines)
     assert (suite.status, suite.error, suite.exit_code) == (
         RunStatus.ERROR,
-        "the runner exited with code 3 but reported no failing test",
+        "the runner exited with code 3 but reported no failing test; last lines: "
+        '"Total Tests: 2" | "Passed: 2" | "Failed: 0" | "Segmentation fault (core dumped)"',
         3,
     )
 
@@ -186,9 +202,31 @@ def test_crash_without_any_result_is_an_error(tmp_path: Path) -> None:
     )
     assert code == 3
     suite = judged(lines)
-    assert (suite.status, suite.total, suite.exit_code) == (RunStatus.ERROR, 0, 3)
-    assert suite.error is not None and suite.error.endswith("(exit code 3)")
-    assert "\n" not in suite.error
+    assert (suite.status, suite.total, suite.exit_code, suite.error) == (
+        RunStatus.ERROR,
+        0,
+        3,
+        f"{NO_RESULTS} (exit code 3); last lines: "
+        '"Traceback (most recent call last):" | "File "tests/run.py", line 1, in <module>" | '
+        "\"ModuleNotFoundError: No module named 'yaml'\"",
+    )
+
+
+def test_missing_pytest_is_named_in_the_error(tmp_path: Path) -> None:
+    """`python3 -m pytest` without pytest: the error quotes the interpreter's own complaint."""
+    lines, code = run_wrapped(tmp_path, 'echo "/usr/bin/python3: No module named pytest" >&2\nexit 1\n')
+    assert code == 1
+    assert judged(lines, fmt="pytest").error == (
+        "no pytest summary line ('== N passed ... in X.XXs ==') found in the output (exit code 1); "
+        'last lines: "/usr/bin/python3: No module named pytest"'
+    )
+
+
+def test_silent_runner_error_says_it_printed_nothing(tmp_path: Path) -> None:
+    """A runner that printed nothing at all: the error says so instead of quoting an empty tail."""
+    lines, code = run_wrapped(tmp_path, "exit 4\n")
+    assert code == 4
+    assert judged(lines).error == f"{NO_RESULTS} (exit code 4); the runner printed nothing"
 
 
 def test_forged_markers_with_another_nonce_are_ignored(tmp_path: Path) -> None:
@@ -278,6 +316,83 @@ def test_collector_counts_lines_and_records_the_missing_path() -> None:
         7,
         False,
     )
+
+
+def test_tail_keeps_plain_lines_only() -> None:
+    """The tail holds the runner's own lines: not the framed result file, not this nonce's markers."""
+    lines = [
+        "collected 2 items\n",
+        f"packgate:result-begin {NONCE} out/junit.xml\n",
+        "<testsuites><testsuite tests='1'/></testsuites>\n",
+        f"packgate:result-end {NONCE}\n",
+        "\n",
+        "packgate:exit 0000000000000000 0\n",
+        f"packgate:exit {NONCE} 2\n",
+    ]
+    collector = Collector(
+        nonce=NONCE,
+        name="python",
+        runner_type="pytest",
+        plain=make_parser("auto", name="python", runner_type="pytest"),
+        framed=make_parser("junit", name="python", runner_type="pytest"),
+    )
+    for line in lines:
+        collector.feed(line)
+    assert collector.tail.lines() == ["collected 2 items", "packgate:exit 0000000000000000 0"]
+
+
+def test_tail_memory_is_constant() -> None:
+    """However many and however long the lines, the tail keeps five of them, each cut to a bound."""
+    tail = OutputTail()
+    for number in range(100_000):
+        tail.add(f"line {number} " + "x" * (number % 5000))
+    kept = tail.lines()
+    assert [line.split()[1] for line in kept] == ["99995", "99996", "99997", "99998", "99999"]
+    assert max(map(len, kept)) == 2 * TAIL_CHARS
+
+
+@pytest.mark.parametrize(
+    ("last_lines", "expected"),
+    [
+        pytest.param(
+            ["/usr/bin/python3: No module named pytest"],
+            'why; last lines: "/usr/bin/python3: No module named pytest"',
+            id="one line",
+        ),
+        pytest.param(["a", "b", "c"], 'why; last lines: "a" | "b" | "c"', id="oldest first"),
+        pytest.param([], "why; the runner printed nothing", id="no output"),
+        pytest.param(["  ", "\x1b[0m"], "why; the runner printed nothing", id="only blanks and escapes"),
+        pytest.param(
+            ["\x1b[31mFAILED\x1b[0m\tboom\x07", "  indented  "],
+            'why; last lines: "FAILED boom" | "indented"',
+            id="colours, control characters and tabs",
+        ),
+        pytest.param(
+            ["downloading 10%\rdownloading 100%"], 'why; last lines: "downloading 100%"', id="carriage return"
+        ),
+        pytest.param(
+            ["x" * 300, "y" * 300],
+            'why; last lines: "' + "y" * 300 + '"',
+            id="older lines dropped beyond the budget",
+        ),
+        pytest.param(
+            ["z" * 2000],
+            'why; last lines: "' + "z" * (TAIL_CHARS - 3) + '…"',
+            id="one long line cut",
+        ),
+    ],
+)
+def test_runner_error_message(last_lines: list[str], expected: str) -> None:
+    """A runner error is one line: why, then the last lines quoted, cleaned and bounded."""
+    assert runner_error("why", last_lines) == expected
+
+
+def test_runner_error_keeps_the_newest_lines_that_fit() -> None:
+    """Five 100-character lines: the four newest fit in TAIL_CHARS with their quotes and separators."""
+    lines = [str(n) * 100 for n in range(5)]
+    message = runner_error("why", lines)
+    tail = message.removeprefix("why; last lines: ")
+    assert (tail, len(tail) <= TAIL_CHARS) == (" | ".join(f'"{line}"' for line in lines[1:]), True)
 
 
 def test_new_nonce_is_fresh() -> None:

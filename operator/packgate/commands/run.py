@@ -171,7 +171,7 @@ def run_runner(runner: Runner, workspace: Path, *, echo: TextIO | None = None) -
     runner's own failures: timeouts, missing interpreters and crashes become error suites)."""
     from packgate.api.spec import runner_command, runner_format
     from packgate.results import error_suite
-    from packgate.wrapper import judge, new_collector, new_nonce, wrapper_command, wrapper_env
+    from packgate.wrapper import judge, new_collector, new_nonce, runner_error, wrapper_command, wrapper_env
 
     argv = runner_command(runner)
     kind = runner.type.value
@@ -242,7 +242,8 @@ def run_runner(runner: Runner, workspace: Path, *, echo: TextIO | None = None) -
         _kill_group(process)  # anything the runner left running in its group
     elapsed_ms = int((time.monotonic() - clock) * 1000)
     if timed_out.is_set():
-        return error_suite(runner.name, kind, f"timed out after {timeout}s", duration_ms=elapsed_ms)
+        message = runner_error(f"timed out after {timeout}s", collector.tail.lines())
+        return error_suite(runner.name, kind, message, duration_ms=elapsed_ms)
     suite = judge(collector, exit_code=code)
     return suite.model_copy(update={"duration_ms": elapsed_ms})
 
