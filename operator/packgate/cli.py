@@ -1,7 +1,8 @@
 """The `packgate` command line: builds the parser and dispatches to `packgate.commands.<name>`.
 
 Must not: import kopf, the Kubernetes client or asyncpg (the commands do, when they run), or let
-a traceback reach the user: a PackgateError becomes one line on stderr and exit code 2.
+a traceback reach the user: a bad argument and a PackgateError (a bad setting, pack.yaml, an
+unreachable database, ...) each become one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,14 +11,23 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from packgate import __version__
 from packgate.commands import COMMANDS
 from packgate.errors import PackgateError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit 2), not usage + error.
+    Its subcommand parsers are of the same class (argparse builds them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="packgate", description="Test automation packs on Kubernetes before they are activated."
     )
     parser.add_argument("--version", action="version", version=f"packgate {__version__}")

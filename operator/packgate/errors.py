@@ -3,6 +3,7 @@ handlers module turns these into kopf's temporary or permanent errors.
 
     PackgateError                  base of every error Packgate raises on purpose
     ├── InvalidPack                the Pack or pack.yaml is wrong; retrying won't help
+    ├── InvalidSetting             a PACKGATE_* setting is malformed
     ├── ParseError                 test output has no recognisable results
     ├── SourceNotFound             the pack's ConfigMap (or other source) does not exist yet
     ├── KubernetesError            the API server refused or failed a call
@@ -22,6 +23,10 @@ class PackgateError(Exception):
 
 class InvalidPack(PackgateError):
     """The Pack or the pack.yaml is wrong; retrying won't help."""
+
+
+class InvalidSetting(PackgateError):
+    """A PACKGATE_* setting is malformed."""
 
 
 class ParseError(PackgateError):

@@ -1,16 +1,50 @@
 """Operator settings: one frozen model, read from `PACKGATE_*` environment variables.
 
-Owns: the names, defaults and meaning of every setting.  Must not: read the environment at
-import time; `Settings()` is built once by the command that runs (the operator, `migrate`,
-`results`) and passed inward.
+Owns: the names, defaults and meaning of every setting, and how a bad one is reported
+(`load_settings` raises InvalidSetting, one line).  Must not: read the environment at import
+time; `load_settings()` is called once by the command that runs (the operator, `migrate`,
+`results`) and the Settings are passed inward.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from packgate.errors import InvalidSetting
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def namespace_name(value: str) -> str:
+    """`value` if it is a valid namespace name (a DNS label), else ValueError saying why."""
+    if not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a namespace name (lower-case letters, digits and '-', at most 63 characters)"
+        )
+    return value
+
+
+def namespace_list(value: object) -> list[str]:
+    """Namespaces from a comma-separated string (`a,b`), a JSON list (`["a","b"]`) or a list;
+    blanks around names are ignored and an empty string means none.  ValueError when malformed."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list of namespaces: {exc.msg}") from None
+        else:
+            value = [part for part in (p.strip() for p in text.split(",")) if part]
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise ValueError("expected namespace names, comma-separated or as a JSON list of strings")
+    return [namespace_name(item.strip()) for item in value]
 
 
 class Settings(BaseSettings):
@@ -27,9 +61,10 @@ class Settings(BaseSettings):
         default=None,
         description="Directory of the NNNN_name.sql migrations; default: the ones shipped with Packgate.",
     )
-    namespaces: list[str] = Field(
+    namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Namespaces to watch, comma-separated or JSON list; empty means cluster-wide.",
+        description='Namespaces to watch, comma-separated (`a,b`) or a JSON list (`["a","b"]`); '
+        "empty means cluster-wide.",
     )
     max_concurrent_jobs: int = Field(
         default=10, ge=1, description="Test Jobs running at once across the cluster; more are Queued."
@@ -71,3 +106,24 @@ class Settings(BaseSettings):
     peering: str | None = Field(
         default="packgate", description="kopf peering name for a standby replica; empty disables peering."
     )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _namespaces(cls, value: object) -> list[str]:
+        return namespace_list(value)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (`overrides` win over it); InvalidSetting, one line naming
+    every bad variable, when any is malformed."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = f"PACKGATE_{str(error['loc'][0]).upper()}" if error["loc"] else "PACKGATE_*"
+            problems.append(f"{variable}: {error['msg'].removeprefix('Value error, ')}")
+        noun = "setting" if len(problems) == 1 else "settings"
+        raise InvalidSetting(f"invalid {noun} {'; '.join(problems)}") from exc
+    except SettingsError as exc:
+        raise InvalidSetting(f"invalid setting: {exc}") from exc

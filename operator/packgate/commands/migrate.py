@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from packgate.errors import DatabaseError, PackgateError
+from packgate.errors import DatabaseError
 
 HELP = "apply pending database migrations (PACKGATE_DATABASE_URL or --database-url)"
 
@@ -27,16 +27,9 @@ def database_url(args: argparse.Namespace) -> str:
     """--database-url, else the PACKGATE_DATABASE_URL setting; a one-line error when neither is set."""
     if args.database_url:
         return str(args.database_url)
-    from pydantic import ValidationError
+    from packgate.settings import load_settings
 
-    from packgate.settings import Settings
-
-    try:
-        url = Settings().database_url
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PackgateError(f"invalid PACKGATE_{where.upper()}: {first['msg']}") from exc
+    url = load_settings().database_url
     if url is None or not url.get_secret_value():
         raise DatabaseError("no database: set PACKGATE_DATABASE_URL or pass --database-url")
     return url.get_secret_value()
@@ -52,24 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _env_migrations_dir() -> Path | None:
-    """PACKGATE_MIGRATIONS_DIR, as the operator reads it (the image sets it)."""
-    from packgate.settings import Settings
-
-    return Settings().migrations_dir
-
-
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from packgate.db.store import Database
+    from packgate.settings import load_settings
 
     dsn = database_url(args)
+    # PACKGATE_MIGRATIONS_DIR as the operator reads it (the image sets it); read before connecting,
+    # so a bad setting is one line and exit 2.
+    directory = args.migrations_dir or load_settings().migrations_dir
 
     async def migrate() -> tuple[str, list[str]]:
         db = await Database.connect(dsn)
         try:
-            directory = args.migrations_dir or _env_migrations_dir()
             return db.target, [m.filename for m in await db.migrate(directory)]
         finally:
             await db.close()

@@ -15,27 +15,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-n",
         action="append",
         dest="namespaces",
+        type=_namespace,
         metavar="NS",
         help="watch only this namespace (repeatable; default PACKGATE_NAMESPACES, else cluster-wide)",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging, kopf included")
 
 
+def _namespace(value: str) -> str:
+    """An argparse type: a namespace name, or a one-line usage error."""
+    from packgate.settings import namespace_name
+
+    try:
+        return namespace_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
+    from packgate.settings import load_settings
 
-    from packgate.errors import InvalidPack
-    from packgate.settings import Settings
-
+    # Every setting is checked before anything connects: a bad one is one line and exit 2.
+    settings = load_settings(**({"namespaces": args.namespaces} if args.namespaces else {}))
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it too
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidPack(f"invalid setting PACKGATE_{str(first['loc'][0]).upper()}: {first['msg']}") from exc
-    if args.namespaces:
-        settings = settings.model_copy(update={"namespaces": args.namespaces})
 
     from packgate.handlers import run as run_operator
 

@@ -1,0 +1,106 @@
+"""Unit tests of packgate.settings: the documented forms of each setting, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from packgate.errors import InvalidSetting
+from packgate.settings import load_settings, namespace_list
+
+pytestmark = pytest.mark.unit
+
+NOT_A_NAME = "is not a namespace name (lower-case letters, digits and '-', at most 63 characters)"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PACKGATE_* variable of the calling shell leaks into a test."""
+    for name in [n for n in os.environ if n.startswith("PACKGATE_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("a,b", ["a", "b"], id="comma-separated"),
+        pytest.param(" team-a , team-b ,", ["team-a", "team-b"], id="blanks and a trailing comma"),
+        pytest.param("automation", ["automation"], id="one name"),
+        pytest.param("", [], id="empty: cluster-wide"),
+        pytest.param('["a", "b"]', ["a", "b"], id="JSON list"),
+        pytest.param(" [] ", [], id="empty JSON list"),
+        pytest.param(["a", "b"], ["a", "b"], id="a list (--namespace flags)"),
+    ],
+)
+def test_namespace_forms(value: object, expected: list[str]) -> None:
+    """Namespaces are accepted comma-separated, as a JSON list, or as a list."""
+    assert namespace_list(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param('["a",', "not a JSON list of namespaces: Expecting value", id="broken JSON"),
+        pytest.param('["a", 1]', "expected namespace names, comma-separated or as a JSON list of strings", id="number"),
+        pytest.param("a;b", f"'a;b' {NOT_A_NAME}", id="semicolon"),
+        pytest.param("Team", f"'Team' {NOT_A_NAME}", id="upper case"),
+        pytest.param(42, "expected namespace names, comma-separated or as a JSON list of strings", id="not text"),
+    ],
+)
+def test_malformed_namespaces(value: object, message: str) -> None:
+    """A malformed namespace list is a ValueError that says what is wrong."""
+    with pytest.raises(ValueError) as raised:
+        namespace_list(value)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param("a,b", ["a", "b"], id="comma-separated"),
+        pytest.param('["a","b"]', ["a", "b"], id="JSON list"),
+    ],
+)
+def test_namespaces_from_the_environment(monkeypatch: pytest.MonkeyPatch, env: str, expected: list[str]) -> None:
+    """PACKGATE_NAMESPACES is read in both documented forms."""
+    monkeypatch.setenv("PACKGATE_NAMESPACES", env)
+    assert load_settings().namespaces == expected
+
+
+def test_overrides_win_over_the_environment_and_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--namespace flags (overrides) replace PACKGATE_NAMESPACES, and go through the same checks."""
+    monkeypatch.setenv("PACKGATE_NAMESPACES", "a,b")
+    assert load_settings(namespaces=["c"]).namespaces == ["c"]
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings(namespaces=["C"])
+    assert str(raised.value) == f"invalid setting PACKGATE_NAMESPACES: 'C' {NOT_A_NAME}"
+
+
+def test_bad_integer_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A malformed number is InvalidSetting naming the variable, without the pydantic report."""
+    monkeypatch.setenv("PACKGATE_MAX_CONCURRENT_JOBS", "abc")
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid setting PACKGATE_MAX_CONCURRENT_JOBS: Input should be a valid integer, unable to parse string as an "
+        "integer"
+    )
+
+
+def test_every_bad_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several bad settings are reported together, still on one line."""
+    monkeypatch.setenv("PACKGATE_NAMESPACES", "[")
+    monkeypatch.setenv("PACKGATE_RETENTION_DAYS", "0")
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid settings PACKGATE_NAMESPACES: not a JSON list of namespaces: Expecting value; "
+        "PACKGATE_RETENTION_DAYS: Input should be greater than or equal to 1"
+    )
+
+
+def test_defaults_without_environment() -> None:
+    """With no PACKGATE_* variable: cluster-wide, no database, the documented limits."""
+    settings = load_settings()
+    assert (settings.namespaces, settings.database_url, settings.max_concurrent_jobs) == ([], None, 10)
