@@ -17,7 +17,11 @@
 #          package manager use; runs as a numeric non-root user and writes nothing outside /tmp,
 #          so it runs with readOnlyRootFilesystem and an emptyDir at /tmp.
 
-FROM docker.io/library/python:3.11.15-slim-bookworm@sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3 AS builder
+# BASE_IMAGE: any Debian-based Python 3.11 with venv. The default is the pinned upstream image;
+# the local cluster builds on its own Debian Python base (hack/localcluster/images.py).
+ARG BASE_IMAGE=docker.io/library/python:3.11.15-slim-bookworm@sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3
+
+FROM ${BASE_IMAGE} AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -39,15 +43,15 @@ RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
 
-FROM docker.io/library/python:3.11.15-slim-bookworm@sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3 AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="packgate" \
       org.opencontainers.image.description="A Kubernetes operator that tests automation packs before they are activated" \
       org.opencontainers.image.source="https://github.com/packgate/packgate" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# The base image's own installer is not needed at run time either.
-RUN python -m pip uninstall --yes pip setuptools wheel
+# The base image's own installer is not needed at run time either (a base without pip has none).
+RUN if python -m pip --version >/dev/null 2>&1; then python -m pip uninstall --yes pip setuptools wheel; fi
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -30,16 +30,20 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed ## the Python virtualenv with Packgate and its dev tools
 
 .PHONY: k8s
-k8s: ## build (or reuse) kube-apiserver, controller-manager, scheduler, kubectl and etcd
+k8s: ## build (or reuse) the Kubernetes binaries: control plane, kubectl, kubelet, kube-proxy, etcd
 	@hack/build-k8s.sh
 
+.PHONY: node
+node: ## build (or reuse) containerd, runc and CoreDNS
+	@hack/build-node.sh
+
 .PHONY: setup
-setup: deps venv k8s ## everything the demo and the tests need
+setup: deps venv k8s node ## everything the demo and the tests need
 
 # -- local cluster and database ----------------------------------------------------------------
 
 .PHONY: cluster-up
-cluster-up: setup ## start the local control plane and node agent (.local/kubeconfig)
+cluster-up: setup ## start the local control plane and real node (.local/kubeconfig)
 	@$(PY) -m localcluster up
 
 .PHONY: cluster-down

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the local control plane from the Kubernetes Go modules:
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd.
+# Build the local cluster's Kubernetes binaries from the Kubernetes Go modules:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, and the node's
+# kubelet and kube-proxy.
 #
 # Binaries are cached outside the checkout, keyed by version, and reused when
 # present; they are linked into .local/bin/ so that PATH=$PWD/.local/bin:$PATH
@@ -14,9 +15,9 @@ K8S_VERSION="${K8S_VERSION:-v1.37.1}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.0}"   # the etcd that k8s.io/kubernetes ${K8S_VERSION} requires
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 CACHE_ROOT="${PACKGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/packgate}"
-OUT="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+OUT="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-node"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd)
 
 if [[ "${1:-}" == "--print" ]]; then echo "$OUT"; exit 0; fi
 
@@ -88,6 +89,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 
@@ -103,7 +106,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
   echo "build-k8s: building $b $K8S_VERSION"
   go build -trimpath -ldflags "$ldflags" -o "$OUT/bin/$b.tmp" "k8s.io/kubernetes/cmd/$b"
   mv "$OUT/bin/$b.tmp" "$OUT/bin/$b"

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Install what Packgate's development, demo and tests need on a Debian machine, skipping what is
-# already there: PostgreSQL server, shellcheck, util-linux (unshare, setpriv), openssl, Node.js,
-# Python venv support.  Go (>= 1.26, to build the control plane) must already be installed.
+# already there: PostgreSQL server, shellcheck, openssl, Node.js, Python venv support, and for the
+# local cluster's real node: iptables, CNI plugins, the distribution registry, mmdebstrap and
+# buildah (images from Debian's packages), libseccomp (runc's build).  Go (>= 1.26, to build the
+# control plane and the node) must already be installed.
 set -euo pipefail
 
 missing=()
 [[ -x /usr/lib/postgresql/15/bin/postgres || -n "$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null)" ]] || missing+=(postgresql)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
-command -v unshare >/dev/null || missing+=(util-linux)
+command -v iptables >/dev/null || missing+=(iptables)
+[[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+[[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v buildah >/dev/null || missing+=(buildah)
+[[ -e /usr/include/seccomp.h ]] || missing+=(libseccomp-dev)
+command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v node >/dev/null || missing+=(nodejs)
 command -v git >/dev/null || missing+=(git)

@@ -1,5 +1,6 @@
-"""The local Kubernetes cluster for Packgate's tests: a real control plane and a process-running node agent.
+"""The local Kubernetes cluster for Packgate's tests and demo: a real control plane and a real node.
 
-Modules: `pki` (certificates, kubeconfigs), `cluster` (launcher), `nodeagent` (the node), `launch`
-(container setup run by the agent), `__main__` (`python -m localcluster up|down|status`).
+Modules: `pki` (certificates, kubeconfigs), `node` (containerd, kubelet, kube-proxy, CoreDNS, registry
+configuration and clean-up), `images` (images from Debian's packages, the operator image), `cluster`
+(the launcher), `__main__` (`python -m localcluster up|down|status|images`).
 """

@@ -1,8 +1,11 @@
-"""Command line of the local cluster: `python -m localcluster up|down|status [--state-dir DIR]`.
+"""Command line of the local cluster: `python -m localcluster up|down|status|operator-image [--state-dir DIR]`.
 
-`up` starts the control plane and the node agent as background processes, returns once the cluster is
-healthy, and writes the admin kubeconfig to `.local/kubeconfig` (printing its path). `down` stops every
-process `up` started. Both are idempotent. Failures print one line, never a traceback.
+`up` starts the control plane and the node as background processes (building the node's images from
+Debian's packages first if they are not cached), returns once the cluster is healthy, and writes the
+admin kubeconfig to `.local/kubeconfig` (printing its path). `down` stops every process, container and
+mount `up` started and removes the node's network. Both are idempotent. `operator-image` builds the
+operator image from the Dockerfile (if its inputs changed) and pushes it to the running cluster's
+registry, printing its name. Failures print one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from localcluster import images
 from localcluster.cluster import (
     COMPONENTS,
     DEFAULT_BASE_PORT,
@@ -26,15 +30,15 @@ DEFAULT_KUBECONFIG = REPO_ROOT / ".local" / "kubeconfig"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster", description="The local test cluster.")
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "operator-image"))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT,
-                        help="first of the 6 consecutive loopback ports the cluster uses")
+                        help="first of the 12 consecutive loopback ports the cluster uses")
     parser.add_argument("--kubeconfig", type=Path, default=DEFAULT_KUBECONFIG,
                         help="where up writes the admin kubeconfig")
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds up waits for health")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds up waits for health")
     args = parser.parse_args(argv)
-    cluster = Cluster(args.state_dir, base_port=args.base_port)
+    cluster = Cluster(args.state_dir, base_port=args.base_port, log=lambda line: print(line, file=sys.stderr))
     try:
         if args.command == "up":
             cluster.start(timeout=args.timeout)
@@ -42,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(cluster.admin_kubeconfig, args.kubeconfig)
             args.kubeconfig.chmod(0o600)
             print(args.kubeconfig)
+        elif args.command == "operator-image":
+            if not cluster.running()["registry"]:
+                raise ClusterError("the local cluster is not running; run up first")
+            stamps = images.Stamps(cluster.registry_storage / "packgate-stamps")
+            images.ensure(cluster.registry, stamps, REPO_ROOT, log=lambda line: print(line, file=sys.stderr))
+            print(images.OPERATOR_IMAGE)
         elif args.command == "down":
             cluster.stop()
             print(f"local cluster in {cluster.state_dir} stopped")
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             if unhealthy:
                 return 1
             print(f"healthy; API server {cluster.api_url}")
-    except ClusterError as error:
+    except (ClusterError, images.ImageError) as error:
         print(f"localcluster: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

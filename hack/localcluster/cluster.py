@@ -1,16 +1,22 @@
-"""Launcher of the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-the Python node agent, each a real process on 127.0.0.1.
+"""Launcher of the local cluster: a real control plane and a real node, each component a process.
 
-Owns the state directory layout, the command lines of the components, their process lifecycle (own
-session, pid file, log file) and the health checks. It must not talk to anything but 127.0.0.1, and it
-does not import the Kubernetes client: health is read over plain HTTPS.
+Control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.  Node: a registry
+(Debian's distribution), containerd 2 with runc, CNI (Debian's plugins), the kubelet, kube-proxy and
+CoreDNS (see node.py).  Owns the state directory layout, the command lines of the components, their
+process lifecycle (own session, pid file, log file), the health checks and the clean-up a node needs.
+It does not import the Kubernetes client: health is read over plain HTTPS.
+
+One node per machine: kube-proxy's iptables chains and the pod bridge are machine-wide, so the
+state directory that owns the node is recorded in /run/packgate/node-owner and a second cluster is
+refused while the first runs.
 
 State directory layout:
 
     pki/                      certificates and keys (kept across restarts)
     kubeconfigs/              one kubeconfig per identity
     etcd/                     etcd data (wiped by start)
-    agent/                    the node agent's pods, volumes and container logs (wiped by start)
+    node/                     containerd, kubelet, kube-proxy, CNI and CoreDNS configuration
+    containerd/ kubelet/ pod-logs/ cni-ipam/   the node's data (wiped by start)
     logs/<component>.log      stdout and stderr of each component
     run/<component>.pid       "<pid> <start time>" of each running component
 """
@@ -32,12 +38,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from localcluster import images
+from localcluster import node as nodemod
 from localcluster import pki as pkimod
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN_DIR = REPO_ROOT / ".local" / "bin"
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "cluster"
 DEFAULT_BASE_PORT = 16443
+CACHE_ROOT = Path(os.environ.get("PACKGATE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packgate")
+NODE_OWNER = Path("/run/packgate/node-owner")
 DEFAULT_NODE_NAME = "packgate-node"
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -57,8 +69,19 @@ CONTROLLERS = (
     "deployment",
     "replicaset",
 )
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node-agent")
-PORT_SPAN = 6
+COMPONENTS = (
+    "registry",
+    "etcd",
+    "kube-apiserver",
+    "containerd",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "kube-controller-manager",
+    "kube-scheduler",
+)
+NODE_BINARIES = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "coredns")
+PORT_SPAN = 12
 """How many consecutive ports one cluster uses, starting at its base port."""
 
 
@@ -95,6 +118,30 @@ class Ports:
     @property
     def kubelet(self) -> int:
         return self.base + 5
+
+    @property
+    def kubelet_healthz(self) -> int:
+        return self.base + 6
+
+    @property
+    def kube_proxy_healthz(self) -> int:
+        return self.base + 7
+
+    @property
+    def kube_proxy_metrics(self) -> int:
+        return self.base + 8
+
+    @property
+    def coredns_health(self) -> int:
+        return self.base + 9
+
+    @property
+    def coredns_ready(self) -> int:
+        return self.base + 10
+
+    @property
+    def registry(self) -> int:
+        return self.base + 11
 
 
 def process_start_time(pid: int) -> str | None:
@@ -150,20 +197,28 @@ class Cluster:
         base_port: int = DEFAULT_BASE_PORT,
         node_name: str = DEFAULT_NODE_NAME,
         bin_dir: Path = DEFAULT_BIN_DIR,
-        python: str = sys.executable,
+        cache_root: Path = CACHE_ROOT,
+        log: Callable[[str], None] = print,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.ports = Ports(base_port)
         self.node_name = node_name
         self.bin_dir = Path(bin_dir)
-        self.python = python
         self.pki = pkimod.Pki(self.state_dir / "pki")
+        self.layout = nodemod.NodeLayout(self.state_dir, self.ports.registry)
+        self.registry_storage = Path(cache_root) / "registry"
+        self.log = log
 
     # -- paths -----------------------------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
         return f"https://127.0.0.1:{self.ports.apiserver}"
+
+    @property
+    def registry(self) -> str:
+        """host:port of the local registry that serves every image the node pulls."""
+        return f"127.0.0.1:{self.ports.registry}"
 
     @property
     def ca_path(self) -> Path:
@@ -174,7 +229,7 @@ class Cluster:
         return self.kubeconfig("admin")
 
     def kubeconfig(self, identity: str) -> Path:
-        """The kubeconfig of one identity: admin, controller-manager, scheduler or node."""
+        """The kubeconfig of one identity: admin, controller-manager, scheduler, node or kube-proxy."""
         return self.state_dir / "kubeconfigs" / f"{identity}.kubeconfig"
 
     def log_path(self, component: str) -> Path:
@@ -183,12 +238,17 @@ class Cluster:
     def _pid_path(self, component: str) -> Path:
         return self.state_dir / "run" / f"{component}.pid"
 
+    def _config(self, name: str) -> Path:
+        return self.layout.config_dir / name
+
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Start every component on an empty etcd and wait until the cluster is healthy.
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every component on an empty etcd and node, and wait until the cluster is healthy.
 
-        Does nothing if the whole cluster is already running; refuses if only part of it is.
+        Does nothing if the whole cluster is already running; refuses if only part of it is, or if
+        another state directory's cluster owns this machine's node.  Whatever an unclean stop left
+        behind (containers, mounts, iptables rules) is cleaned up first.
         """
         running = self.running()
         if all(running.values()):
@@ -197,11 +257,12 @@ class Cluster:
         if any(running.values()):
             up = ", ".join(name for name, alive in running.items() if alive)
             raise ClusterError(f"cluster in {self.state_dir} is partly running ({up}); run down first")
-        missing = [b for b in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+        self._claim_node()
+        missing = [b for b in (*("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"), *NODE_BINARIES)
                    if not (self.bin_dir / b).exists()]
         if missing:
             raise ClusterError(
-                f"{', '.join(missing)} not found in {self.bin_dir}; run hack/build-k8s.sh first"
+                f"{', '.join(missing)} not found in {self.bin_dir}; run hack/build-k8s.sh and hack/build-node.sh"
             )
         for port in range(self.ports.base, self.ports.base + PORT_SPAN):
             with socket.socket() as probe:
@@ -214,20 +275,36 @@ class Cluster:
                     raise ClusterError(
                         f"127.0.0.1:{port} is already in use (another cluster?); pick another --base-port"
                     ) from None
-        for sub in ("etcd", "agent", "run"):
+        self._clean_node()
+        for sub in ("etcd", "run"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+        for path in self.layout.wiped_on_start():
+            shutil.rmtree(path, ignore_errors=True)
         for sub in ("logs", "run", "kubeconfigs"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
-        pkimod.ensure(self.pki.root, node_name=self.node_name, service_ip=SERVICE_IP)
+        pkimod.ensure(self.pki.root, node_name=self.node_name, service_ip=SERVICE_IP, node_ip=nodemod.NODE_IP)
         self._write_kubeconfigs()
+        self._write_node_configs()
+        try:
+            nodemod.setup_network()
+        except OSError as error:
+            raise ClusterError(f"cannot set up the node's network: {error}") from None
         try:
             deadline = time.monotonic() + timeout
-            for component in ("etcd", "kube-apiserver", "node-agent"):
+            self._spawn("registry", self._command("registry"))
+            self._wait(["registry"], time.monotonic() + 30, 30)
+            try:
+                images.ensure(self.registry, images.Stamps(self.registry_storage / "packgate-stamps"),
+                              REPO_ROOT, operator=False, log=self.log)
+            except images.ImageError as error:
+                raise ClusterError(str(error)) from None
+            deadline = time.monotonic() + timeout
+            for component in ("etcd", "kube-apiserver", "containerd"):
                 self._spawn(component, self._command(component))
             # The controller-manager and scheduler read the request-header CA from kube-system at
             # startup and exit if RBAC is not bootstrapped yet: start them once the API server is ready.
-            self._wait(["etcd", "kube-apiserver"], deadline, timeout)
-            for component in ("kube-controller-manager", "kube-scheduler"):
+            self._wait(["etcd", "kube-apiserver", "containerd"], deadline, timeout)
+            for component in ("kubelet", "kube-proxy", "coredns", "kube-controller-manager", "kube-scheduler"):
                 self._spawn(component, self._command(component))
             self._wait(list(self.checks()), deadline, timeout)
         except BaseException:
@@ -235,8 +312,11 @@ class Cluster:
             raise
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every component this state directory started, node agent first; no process is left."""
+        """Stop every component, container and shim this state directory started, unmount what they
+        mounted and remove the node's network; nothing is left behind.  Safe after an unclean stop."""
         for component in reversed(COMPONENTS):
+            if component == "containerd":
+                self._stop_containers()
             pid_file = self._pid_path(component)
             try:
                 pid_text, start_time = pid_file.read_text().split()
@@ -244,13 +324,43 @@ class Cluster:
                 continue
             kill_process_group(int(pid_text), start_time, timeout)
             pid_file.unlink(missing_ok=True)
-        # The agent stops its containers when it is terminated; this catches any it could not.
-        for pid_file in (self.state_dir / "agent" / "pods").glob("*/containers/*/pid"):
-            try:
-                pid_text, start_time = pid_file.read_text().split()
-            except (OSError, ValueError):
-                continue
-            kill_process_group(int(pid_text), start_time, 2.0)
+        self._clean_node()
+
+    def _stop_containers(self) -> None:
+        nodemod.stop_containers(self.layout, self.bin_dir / "runc", self.bin_dir / "containerd-shim-runc-v2")
+
+    def _clean_node(self) -> None:
+        """Containers, mounts and network of this node (or of a dead cluster that held the node)."""
+        if not self._owns_node():
+            return
+        self._stop_containers()
+        nodemod.unmount_all(self.layout.run_dir, self.state_dir)
+        nodemod.teardown_network(self.bin_dir / "kube-proxy")
+        shutil.rmtree(self.layout.run_dir, ignore_errors=True)
+        NODE_OWNER.unlink(missing_ok=True)
+
+    def _node_owner(self) -> Path | None:
+        try:
+            return Path(NODE_OWNER.read_text().strip())
+        except OSError:
+            return None
+
+    def _owns_node(self) -> bool:
+        owner = self._node_owner()
+        return owner is None or owner == self.state_dir
+
+    def _claim_node(self) -> None:
+        owner = self._node_owner()
+        if owner is not None and owner != self.state_dir:
+            other = Cluster(owner, bin_dir=self.bin_dir)
+            if any(other.running().values()):
+                raise ClusterError(
+                    f"the local cluster in {owner} is running, and one machine holds one node; "
+                    f"stop it first (make down, or python -m localcluster down --state-dir {owner})"
+                )
+            other.stop()  # an unclean stop of that cluster: clean up after it
+        NODE_OWNER.parent.mkdir(parents=True, exist_ok=True)
+        NODE_OWNER.write_text(f"{self.state_dir}\n")
 
     def running(self) -> dict[str, bool]:
         """Whether each component's recorded process is alive."""
@@ -269,15 +379,19 @@ class Cluster:
     def checks(self) -> dict[str, Callable[[], str | None]]:
         """Health checks in dependency order; each returns None when healthy or the reason it is not."""
         return {
+            "registry": lambda: self._check_http(f"http://{self.registry}/v2/"),
             "etcd": self._check_etcd,
             "kube-apiserver": self._check_apiserver,
+            "containerd": self._check_containerd,
             "kube-controller-manager": lambda: self._check_https_health(self.ports.controller_manager),
             "kube-scheduler": lambda: self._check_https_health(self.ports.scheduler),
-            "node-agent": self._check_node,
+            "kubelet": self._check_node,
+            "kube-proxy": lambda: self._check_http(f"http://127.0.0.1:{self.ports.kube_proxy_healthz}/healthz"),
+            "coredns": lambda: self._check_http(f"http://127.0.0.1:{self.ports.coredns_ready}/ready"),
             "default ServiceAccount": self._check_default_service_account,
         }
 
-    def wait_healthy(self, timeout: float = 90.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:
         """Wait until every check passes; raise ClusterError naming the first failing component."""
         self._wait(list(self.checks()), time.monotonic() + timeout, timeout)
 
@@ -313,6 +427,13 @@ class Cluster:
         context.load_cert_chain(str(self.pki.cert("admin")), str(self.pki.key("admin")))
         return context
 
+    def _check_http(self, url: str) -> str | None:
+        try:
+            status, _body = self._get(url)
+        except OSError as error:
+            return str(error)
+        return None if status == 200 else f"{url} returned {status}"
+
     def _check_etcd(self) -> str | None:
         try:
             status, body = self._get(f"http://127.0.0.1:{self.ports.etcd_client}/health")
@@ -326,6 +447,14 @@ class Cluster:
         except OSError as error:
             return str(error)
         return None if status == 200 else f"/readyz returned {status}"
+
+    def _check_containerd(self) -> str | None:
+        with socket.socket(socket.AF_UNIX) as sock:
+            try:
+                sock.connect(str(self.layout.containerd_socket))
+            except OSError as error:
+                return f"{self.layout.containerd_socket}: {error.strerror}"
+        return None
 
     def _check_https_health(self, port: int) -> str | None:
         # The controller-manager and scheduler serve a self-signed loopback certificate.
@@ -348,7 +477,7 @@ class Cluster:
         node = json.loads(body)
         ready = [c for c in node["status"].get("conditions", []) if c["type"] == "Ready"]
         if not ready or ready[0]["status"] != "True":
-            return f"node {self.node_name} not Ready"
+            return f"node {self.node_name} not Ready" + (f": {ready[0].get('message')}" if ready else "")
         taints = node.get("spec", {}).get("taints") or []
         if taints:
             return f"node {self.node_name} has taints {[t['key'] for t in taints]}"
@@ -362,26 +491,46 @@ class Cluster:
             return str(error)
         return None if status == 200 else "ServiceAccount default/default does not exist yet"
 
-    # -- processes -------------------------------------------------------------------------------------
+    # -- configuration ---------------------------------------------------------------------------------
 
     def _write_kubeconfigs(self) -> None:
-        for identity, cert in (
-            ("admin", "admin"),
-            ("controller-manager", "controller-manager"),
-            ("scheduler", "scheduler"),
-            ("node", "node"),
-        ):
+        for identity in ("admin", "controller-manager", "scheduler", "node", "kube-proxy"):
             pkimod.write_kubeconfig(
                 self.kubeconfig(identity),
                 server=self.api_url,
                 ca_cert=self.ca_path,
                 user=identity,
-                client_cert=self.pki.cert(cert),
-                client_key=self.pki.key(cert),
+                client_cert=self.pki.cert(identity),
+                client_key=self.pki.key(identity),
             )
+
+    def _write_node_configs(self) -> None:
+        layout, k, p = self.layout, self.pki, self.ports
+        resolv_conf = self._config("resolv.conf")
+        nodemod.write_configs(layout, {
+            self._config("containerd.toml"): nodemod.containerd_config(layout, self.bin_dir / "runc"),
+            layout.registry_hosts_dir / "_default" / "hosts.toml": nodemod.registry_hosts(layout),
+            layout.cni_conf_dir / "10-packgate.conflist": json.dumps(nodemod.cni_conflist(layout), indent=2),
+            # Pods resolve the cluster domain only: no upstream resolvers are handed to them.
+            resolv_conf: "# the cluster's pods resolve names through CoreDNS only\n",
+            self._config("kubelet.yaml"): yaml.safe_dump(nodemod.kubelet_config(
+                layout, port=p.kubelet, healthz_port=p.kubelet_healthz, client_ca=k.ca_cert,
+                tls_cert=k.cert("kubelet-serving"), tls_key=k.key("kubelet-serving"), resolv_conf=resolv_conf,
+            )),
+            self._config("kube-proxy.yaml"): yaml.safe_dump(nodemod.kube_proxy_config(
+                self.kubeconfig("kube-proxy"), node_name=self.node_name,
+                healthz_port=p.kube_proxy_healthz, metrics_port=p.kube_proxy_metrics,
+            )),
+            self._config("Corefile"): nodemod.corefile(
+                self.admin_kubeconfig, health_port=p.coredns_health, ready_port=p.coredns_ready
+            ),
+            self._config("registry.yaml"): yaml.safe_dump(nodemod.registry_config(self.registry_storage, p.registry)),
+        })
 
     def _command(self, component: str) -> list[str]:
         p, s, k = self.ports, self.state_dir, self.pki
+        if component == "registry":
+            return ["/usr/bin/docker-registry", "serve", str(self._config("registry.yaml"))]
         if component == "etcd":
             peer = f"http://127.0.0.1:{p.etcd_peer}"
             client = f"http://127.0.0.1:{p.etcd_client}"
@@ -402,8 +551,10 @@ class Cluster:
             return [
                 str(self.bin_dir / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                # Pods reach it through the kubernetes Service, whose endpoint is the node's bridge
+                # address; tools on this machine use 127.0.0.1.
+                "--bind-address=0.0.0.0",
+                f"--advertise-address={nodemod.NODE_IP}",
                 f"--secure-port={p.apiserver}",
                 f"--cert-dir={s / 'run' / 'apiserver'}",
                 f"--tls-cert-file={k.cert('apiserver')}",
@@ -419,12 +570,25 @@ class Cluster:
                 f"--kubelet-client-key={k.key('apiserver-kubelet-client')}",
                 f"--kubelet-certificate-authority={k.ca_cert}",
                 "--kubelet-preferred-address-types=InternalIP",
-                # There is no service network: the kubernetes Service's endpoint would be 127.0.0.1,
-                # which Endpoints validation rejects; do not reconcile it.
-                "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
             ]
+        if component == "containerd":
+            return [str(self.bin_dir / "containerd"), f"--config={self._config('containerd.toml')}"]
+        if component == "kubelet":
+            return [
+                str(self.bin_dir / "kubelet"),
+                f"--config={self._config('kubelet.yaml')}",
+                f"--kubeconfig={self.kubeconfig('node')}",
+                f"--hostname-override={self.node_name}",
+                f"--node-ip={nodemod.NODE_IP}",
+                f"--root-dir={self.layout.kubelet_root}",
+                f"--cert-dir={s / 'run' / 'kubelet'}",
+            ]
+        if component == "kube-proxy":
+            return [str(self.bin_dir / "kube-proxy"), f"--config={self._config('kube-proxy.yaml')}"]
+        if component == "coredns":
+            return [str(self.bin_dir / "coredns"), "-conf", str(self._config("Corefile"))]
         if component == "kube-controller-manager":
             kubeconfig = self.kubeconfig("controller-manager")
             return [
@@ -456,28 +620,13 @@ class Cluster:
                 "--leader-elect=false",
                 "--profiling=false",
             ]
-        if component == "node-agent":
-            return [
-                self.python,
-                "-m",
-                "localcluster.nodeagent",
-                f"--kubeconfig={self.kubeconfig('node')}",
-                f"--node-name={self.node_name}",
-                f"--port={p.kubelet}",
-                f"--state-dir={s / 'agent'}",
-                f"--tls-cert={k.cert('node-serving')}",
-                f"--tls-key={k.key('node-serving')}",
-                f"--client-ca={k.ca_cert}",
-            ]
         raise ValueError(component)
 
     def _spawn(self, component: str, argv: list[str]) -> None:
         """Start one component in its own session, output to its log file, and record its pid file."""
         env = dict(os.environ)
-        if component == "node-agent":
-            hack = str(Path(__file__).resolve().parents[1])
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [hack, env.get("PYTHONPATH")]))
-            env["PYTHONUNBUFFERED"] = "1"
+        # containerd finds its shim on PATH; the kubelet and kube-proxy need iptables, mount, ...
+        env["PATH"] = os.pathsep.join([str(self.bin_dir), "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
         log = self.log_path(component)
         log.write_bytes(b"")
         pid = os.posix_spawn(

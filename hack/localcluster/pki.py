@@ -10,7 +10,8 @@ Identities (the subject is what RBAC and the Node authorizer see):
     admin                      CN=kubernetes-admin                O=system:masters
     kube-controller-manager    CN=system:kube-controller-manager
     kube-scheduler             CN=system:kube-scheduler
-    node agent                 CN=system:node:<node>              O=system:nodes
+    kubelet                    CN=system:node:<node>              O=system:nodes
+    kube-proxy                 CN=system:kube-proxy
     apiserver -> kubelet       CN=kube-apiserver-kubelet-client   O=system:masters
 """
 
@@ -178,7 +179,7 @@ def _issue(
     pki.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def ensure(root: Path, *, node_name: str, service_ip: str) -> Pki:
+def ensure(root: Path, *, node_name: str, service_ip: str, node_ip: str) -> Pki:
     """Create every certificate and key under `root` that does not exist yet; return their paths."""
     pki = Pki(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -195,7 +196,7 @@ def ensure(root: Path, *, node_name: str, service_ip: str) -> Pki:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ),
-            "ips": ("127.0.0.1", service_ip),
+            "ips": ("127.0.0.1", service_ip, node_ip),
         },
         "apiserver-kubelet-client": {
             "common_name": "kube-apiserver-kubelet-client",
@@ -206,12 +207,13 @@ def ensure(root: Path, *, node_name: str, service_ip: str) -> Pki:
         "controller-manager": {"common_name": "system:kube-controller-manager", "client": True},
         "scheduler": {"common_name": "system:kube-scheduler", "client": True},
         "node": {"common_name": f"system:node:{node_name}", "organization": "system:nodes", "client": True},
-        "node-serving": {
+        "kube-proxy": {"common_name": "system:kube-proxy", "client": True},
+        "kubelet-serving": {
             "common_name": f"system:node:{node_name}",
             "organization": "system:nodes",
             "server": True,
             "dns": ("localhost", node_name),
-            "ips": ("127.0.0.1",),
+            "ips": ("127.0.0.1", node_ip),
         },
     }
     for name, options in wanted.items():
