@@ -47,7 +47,8 @@ def migrations_copy(tmp_path: Path) -> Path:
 
 
 def test_default_directory_is_the_checkout() -> None:
-    """In a checkout the migrations are <repo>/migrations (directly, or through a packaged link to it)."""
+    """In a checkout (an editable install included) the migrations are <repo>/migrations, never an
+    installed copy of them."""
     assert default_migrations_dir().resolve() == (REPO / "migrations").resolve()
 
 

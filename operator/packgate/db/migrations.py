@@ -6,14 +6,18 @@ transaction together with its row in `packgate.schema_migrations`.
 Must not: edit history.  An applied file whose checksum changed, or an applied version this
 Packgate does not know, is refused with one clear line; nothing is applied then.
 
-Where the files are found (`default_migrations_dir`): `packgate/migrations/` inside the installed
-package (when the wheel ships them as package data), else `<repo>/migrations` of a checkout.
+Where the files are found (`default_migrations_dir`): `<repo>/migrations` of a checkout (an
+editable install included: the files being edited), else the copy a wheel installed as data files
+under `<prefix>/share/packgate/migrations` (pyproject's `tool.setuptools.data-files`), found
+through the RECORD of the distribution that installed this very module, so any install scheme
+works.  `<repo>/migrations` is the only source of the files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -63,16 +67,38 @@ class AppliedMigration:
     applied_at: datetime | None = None
 
 
+INSTALLED_DIR = ("share", "packgate", "migrations")
+"""Where a wheel installs the migrations, relative to the install prefix (pyproject's data-files)."""
+
+
 def default_migrations_dir() -> Path:
-    """The packaged `packgate/migrations`, else the checkout's `<repo>/migrations`."""
-    package = Path(__file__).resolve().parent.parent
-    packaged = package / "migrations"
-    if packaged.is_dir():
-        return packaged
-    checkout = package.parent.parent / "migrations"
-    if checkout.is_dir():
+    """The checkout's `<repo>/migrations`, else the installed `<prefix>/share/packgate/migrations`."""
+    repo = Path(__file__).resolve().parents[3]  # <repo>/operator/packgate/db/migrations.py
+    checkout = repo / "migrations"
+    if (repo / "pyproject.toml").is_file() and checkout.is_dir():
         return checkout
-    raise DatabaseError(f"migrations not found: neither {packaged} nor {checkout} exists")
+    installed = installed_migrations_dir()
+    if installed is not None:
+        return installed
+    raise DatabaseError(
+        f"migrations not found: not in a checkout ({checkout}) and not installed with the packgate "
+        f"distribution ({'/'.join(INSTALLED_DIR)}); set PACKGATE_MIGRATIONS_DIR"
+    )
+
+
+def installed_migrations_dir() -> Path | None:
+    """The directory of the `.sql` files installed by the distribution this module belongs to
+    (another installed copy of packgate, elsewhere on the path, is not asked), or None."""
+    here = Path(__file__).resolve()
+    for distribution in importlib.metadata.distributions(name="packgate"):
+        files = distribution.files or []
+        if not any(Path(str(f.locate())).resolve() == here for f in files if f.name == here.name):
+            continue
+        for file in files:
+            if file.parts[-4:-1] == INSTALLED_DIR and file.suffix == ".sql":
+                return Path(str(file.locate())).resolve().parent
+        return None
+    return None
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
