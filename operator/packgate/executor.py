@@ -103,7 +103,7 @@ class Executor:
     def render_options(self) -> RenderOptions:
         s = self.settings
         return RenderOptions(
-            images={"shell": s.image_shell, "python": s.image_python, "node": s.image_node},
+            images={"shell": s.image_shell, "python": s.image_python, "pytest": s.image_pytest, "node": s.image_node},
             git_image=s.image_git,
             ttl_seconds=s.job_ttl_seconds,
         )

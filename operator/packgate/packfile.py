@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from packgate.api.spec import (
     GROUP,
-    RUNTIME_OF_TYPE,
+    IMAGE_OF_TYPE,
     OnFailure,
     ResultFormatName,
     RunnerType,
@@ -220,15 +220,16 @@ def load_packfile(directory: str | os.PathLike[str]) -> PackFile:
 
 
 def default_image(runner_type: RunnerType, images: Mapping[str, str]) -> str | None:
-    """The image for a runner type from images keyed by runtime (shell, python, node)."""
-    return images.get(RUNTIME_OF_TYPE[runner_type])
+    """The image for a runner type from images keyed by default image name (shell, python, pytest,
+    node: api.spec.ImageName)."""
+    return images.get(IMAGE_OF_TYPE[runner_type])
 
 
 def to_pack_spec(packfile: PackFile, *, images: Mapping[str, str], config_map_name: str) -> dict[str, Any]:
     """The Pack `spec` (camelCase, as the CRD takes it) for a pack whose files are in a ConfigMap.
 
-    Runners are named by their runtime key; a runner without its own image gets the default image
-    of its type's runtime from `images` (none when `images` has no entry: the operator's default).
+    Runners are named by their runtime key; a runner without its own image gets its type's default
+    image from `images` (none when `images` has no entry: the operator's default).
     """
     if packfile.testing is None:
         raise InvalidPack(f"{PACKFILE} has no testing section; add one or set skipTests")

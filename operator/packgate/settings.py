@@ -82,9 +82,15 @@ class Settings(BaseSettings):
     retention_interval_seconds: int = Field(
         default=6 * 3600, ge=60, description="How often the retention clean-up runs."
     )
-    image_shell: str = Field(default="docker.io/library/busybox:1.37", description="Default image of script runners.")
+    image_shell: str = Field(
+        default="docker.io/library/busybox:1.37", description="Default image of script, tap and command runners."
+    )
     image_python: str = Field(
-        default="docker.io/library/python:3.13-slim", description="Default image of unittest/pytest runners."
+        default="docker.io/library/python:3.13-slim", description="Default image of unittest runners."
+    )
+    image_pytest: str = Field(
+        default="ghcr.io/packgate/runner-pytest:0.1.0",
+        description="Default image of pytest runners: python with pytest installed (images/runner-pytest).",
     )
     image_node: str = Field(default="docker.io/library/node:22-slim", description="Default image of node runners.")
     image_git: str = Field(

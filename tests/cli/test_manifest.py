@@ -66,6 +66,29 @@ def test_flags_set_namespace_name_and_images() -> None:
     assert [r["image"] for r in pack["spec"]["testing"]["runners"]] == ["node:99"]
 
 
+def test_pytest_runners_get_the_pytest_image(tmp_path: Path) -> None:
+    """pytest runners default to PACKGATE_IMAGE_PYTEST's default, unittest ones to PACKGATE_IMAGE_PYTHON's;
+    --image-pytest changes only the pytest runners."""
+    (tmp_path / "pack.yaml").write_text(
+        "ref: py\nversion: '1'\ntesting:\n  runners:\n"
+        "    unit: {type: unittest, entry_point: tests/test_a.py}\n"
+        "    pyt: {type: pytest, entry_point: tests/}\n"
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("")
+    defaults = Settings.model_fields
+    _, pack = manifest(tmp_path)
+    assert [(r["name"], r["image"]) for r in pack["spec"]["testing"]["runners"]] == [
+        ("unit", defaults["image_python"].default),
+        ("pyt", defaults["image_pytest"].default),
+    ]
+    _, pack = manifest(tmp_path, "--image-pytest", "registry.example/pytest:9")
+    assert [r["image"] for r in pack["spec"]["testing"]["runners"]] == [
+        defaults["image_python"].default,
+        "registry.example/pytest:9",
+    ]
+
+
 def test_ref_becomes_a_dns_name() -> None:
     """A ref with an underscore (node_utils) names the Pack node-utils; the ref itself is kept."""
     _, pack = manifest(PACKS / "node-utils")

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.unit
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-IMAGES = {"shell": "img/shell:1", "python": "img/python:1", "node": "img/node:1"}
+IMAGES = {"shell": "img/shell:1", "python": "img/python:1", "pytest": "img/pytest:1", "node": "img/node:1"}
 
 SEED = {
     "ref": "core",
@@ -110,14 +110,14 @@ def test_seed_pack_yaml_translates_to_a_valid_spec() -> None:
 
 
 @pytest.mark.parametrize(
-    ("runner_type", "runtime"),
-    [("script", "shell"), ("tap", "shell"), ("unittest", "python"), ("pytest", "python"), ("node", "node")],
+    ("runner_type", "image"),
+    [("script", "shell"), ("tap", "shell"), ("unittest", "python"), ("pytest", "pytest"), ("node", "node")],
 )
-def test_default_image_follows_runner_type(runner_type: str, runtime: str) -> None:
-    """A runner without its own image gets its type's runtime image."""
+def test_default_image_follows_runner_type(runner_type: str, image: str) -> None:
+    """A runner without its own image gets its type's default image (pytest runners their own)."""
     raw = with_testing(runners={"r": {"type": runner_type, "entry_point": "t"}})
     spec = to_pack_spec(parse_packfile(raw), images=IMAGES, config_map_name="x")
-    assert IMAGES[runtime] == spec["testing"]["runners"][0]["image"]
+    assert IMAGES[image] == spec["testing"]["runners"][0]["image"]
 
 
 def test_command_runner_gets_shell_image_and_keeps_its_command() -> None:

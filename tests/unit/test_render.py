@@ -25,7 +25,12 @@ from packgate.wrapper import WRAPPER_SCRIPT
 pytestmark = pytest.mark.unit
 
 OPTIONS = RenderOptions(
-    images={"shell": "registry.example/shell:1", "python": "registry.example/python:3.11", "node": "node:22"},
+    images={
+        "shell": "registry.example/shell:1",
+        "python": "registry.example/python:3.11",
+        "pytest": "registry.example/runner-pytest:1",
+        "node": "node:22",
+    },
     git_image="registry.example/git:2.45",
     ttl_seconds=3600,
 )
@@ -179,7 +184,7 @@ def test_runner_container_runs_the_wrapper() -> None:
     """The runner runs the POSIX-sh wrapper around the type's command, in the workspace, with the nonce."""
     spec = spec_of(runners=[{**PYTHON, "resultPath": "results/junit.xml", "env": [{"name": "CI", "value": "1"}]}])
     runner = render(spec, "python")["spec"]["template"]["spec"]["containers"][0]
-    assert runner["image"] == "registry.example/python:3.11"
+    assert runner["image"] == "registry.example/runner-pytest:1"
     assert runner["command"] == [
         "/bin/sh",
         "-c",
@@ -199,6 +204,22 @@ def test_runner_container_runs_the_wrapper() -> None:
         "HOME": "/tmp",
         "CI": "1",
     }
+
+
+@pytest.mark.parametrize(
+    ("runner_type", "image"),
+    [
+        ("script", "registry.example/shell:1"),
+        ("tap", "registry.example/shell:1"),
+        ("unittest", "registry.example/python:3.11"),
+        ("pytest", "registry.example/runner-pytest:1"),
+        ("node", "node:22"),
+    ],
+)
+def test_default_image_follows_runner_type(runner_type: str, image: str) -> None:
+    """A runner without its own image gets its type's default image; pytest runners have their own."""
+    spec = spec_of(runners=[{"name": "r", "type": runner_type, "entryPoint": "tests/t"}])
+    assert render(spec, "r")["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
 def test_runner_image_overrides_the_default() -> None:

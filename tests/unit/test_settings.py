@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import pytest
 
+from packgate.api.spec import IMAGE_NAMES
 from packgate.errors import InvalidSetting
+from packgate.executor import Executor, Recorder
+from packgate.k8s.client import Kube
 from packgate.settings import load_settings, namespace_list
 
 pytestmark = pytest.mark.unit
@@ -98,6 +102,25 @@ def test_every_bad_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch)
         "invalid settings PACKGATE_NAMESPACES: not a JSON list of namespaces: Expecting value; "
         "PACKGATE_RETENTION_DAYS: Input should be greater than or equal to 1"
     )
+
+
+def test_pytest_runners_have_their_own_image_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PACKGATE_IMAGE_PYTEST defaults to the runner-pytest image and is read from the environment;
+    PACKGATE_IMAGE_PYTHON (unittest runners) is a separate setting."""
+    assert load_settings().image_pytest == "ghcr.io/packgate/runner-pytest:0.1.0"
+    monkeypatch.setenv("PACKGATE_IMAGE_PYTEST", "registry.example/pytest:9")
+    settings = load_settings()
+    assert (settings.image_pytest, settings.image_python) == (
+        "registry.example/pytest:9",
+        "docker.io/library/python:3.13-slim",
+    )
+
+
+def test_operator_renders_with_every_default_image() -> None:
+    """The executor hands rendering one image per default image name, each from its own setting."""
+    settings = load_settings(image_pytest="p:1", image_python="py:1", image_shell="sh:1", image_node="n:1")
+    executor = Executor(kube=cast(Kube, None), settings=settings, recorder=Recorder(None))
+    assert executor.render_options.images == dict(zip(IMAGE_NAMES, ["sh:1", "py:1", "p:1", "n:1"], strict=True))
 
 
 def test_defaults_without_environment() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -223,14 +223,17 @@ DEFAULT_FORMATS: dict[RunnerType, ResultFormatName] = {
     RunnerType.COMMAND: ResultFormatName.AUTO,
 }
 
-RuntimeName = Literal["shell", "python", "node"]
+ImageName = Literal["shell", "python", "pytest", "node"]
+"""The default runner images, each the setting PACKGATE_IMAGE_<NAME> (`image_<name>`)."""
 
-RUNTIME_OF_TYPE: dict[RunnerType, RuntimeName] = {
+IMAGE_NAMES: tuple[ImageName, ...] = get_args(ImageName)
+
+IMAGE_OF_TYPE: dict[RunnerType, ImageName] = {
     RunnerType.SCRIPT: "shell",
     RunnerType.TAP: "shell",
     RunnerType.COMMAND: "shell",
     RunnerType.UNITTEST: "python",
-    RunnerType.PYTEST: "python",
+    RunnerType.PYTEST: "pytest",  # python3 -m pytest needs pytest, which python's slim image lacks
     RunnerType.NODE: "node",
 }
 

@@ -17,20 +17,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", "-n", metavar="NS", help="namespace of both objects (default: unset)")
     parser.add_argument("--name", metavar="NAME", help="the Pack's name (default: the pack ref as a DNS name)")
     parser.add_argument("--image-shell", metavar="IMG", help="image of script, tap and command runners")
-    parser.add_argument("--image-python", metavar="IMG", help="image of unittest and pytest runners")
+    parser.add_argument("--image-python", metavar="IMG", help="image of unittest runners")
+    parser.add_argument("--image-pytest", metavar="IMG", help="image of pytest runners")
     parser.add_argument("--image-node", metavar="IMG", help="image of node runners")
 
 
 def default_images() -> dict[str, str]:
-    """The operator's default runtime images (Settings' field defaults; the environment is not read)."""
+    """The operator's default runner images (Settings' field defaults; the environment is not read)."""
+    from packgate.api.spec import IMAGE_NAMES
     from packgate.settings import Settings
 
     fields = Settings.model_fields
-    return {
-        "shell": str(fields["image_shell"].default),
-        "python": str(fields["image_python"].default),
-        "node": str(fields["image_node"].default),
-    }
+    return {name: str(fields[f"image_{name}"].default) for name in IMAGE_NAMES}
 
 
 def render(
@@ -98,11 +96,13 @@ def dump(documents: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from packgate.api.spec import IMAGE_NAMES
+
     images = default_images()
-    for runtime in ("shell", "python", "node"):
-        override = getattr(args, f"image_{runtime}")
+    for name in IMAGE_NAMES:
+        override = getattr(args, f"image_{name}")
         if override:
-            images[runtime] = override
+            images[name] = override
     documents = render(args.dir, name=args.name, namespace=args.namespace, images=images)
     print(dump(documents), end="")
     return 0

@@ -15,8 +15,8 @@ from typing import Any
 
 from packgate.api.spec import (
     GROUP,
+    IMAGE_OF_TYPE,
     KIND,
-    RUNTIME_OF_TYPE,
     VERSION,
     PackSpec,
     Runner,
@@ -53,7 +53,7 @@ class PackIdentity:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    images: dict[str, str]  # runtime (shell, python, node) -> image
+    images: dict[str, str]  # default image name (api.spec.ImageName: shell, python, pytest, node) -> image
     git_image: str
     ttl_seconds: int
 
@@ -97,7 +97,7 @@ def job_name(pack_name: str, runner: str, execution: str) -> str:
 
 
 def runner_image(runner: Runner, options: RenderOptions) -> str:
-    return runner.image or options.images[RUNTIME_OF_TYPE[runner.type]]
+    return runner.image or options.images[IMAGE_OF_TYPE[runner.type]]
 
 
 def config_map_items(paths_annotation: str | None) -> list[dict[str, str]] | None:
