@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +218,15 @@ async def retention_loop(runtime: Runtime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=runtime.settings.retention_interval_seconds)
 
 
+def peering_identity() -> str:
+    """This replica's name among its peers: the pod's hostname and the process id.
+
+    kopf's own default asks the password database for the user's name, which fails in images
+    whose non-root uid (65532 here) has no /etc/passwd entry.
+    """
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
 def peering_priority(settings: Settings) -> int:
     """This replica's peering priority: the setting, else random (tied replicas pause each other)."""
     if settings.peering_priority is not None:
@@ -251,6 +262,7 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
                 standalone=not settings.peering,
                 peering_name=settings.peering or None,
                 priority=peering_priority(settings),
+                identity=peering_identity(),
                 memo=kopf.Memo(),
             )
         finally:
