@@ -1,13 +1,13 @@
 """`make demo` / `make down`: Packgate on the local cluster with the example packs.
 
-    up    start the local cluster and PostgreSQL, migrate, install the CRDs and the operator's
-          RBAC from manifests/, start `packgate operator` under that ServiceAccount, apply every
-          pack in packs/, wait for the verdicts, print `kubectl get packs -o wide` and a short
-          history from PostgreSQL.  Leaves everything running.
-    down  stop the operator, PostgreSQL and the cluster.
+    up    start the local cluster (a real node) and PostgreSQL, migrate, build the operator image
+          from the Dockerfile and push it to the cluster's registry, deploy it with the kustomize
+          `local` overlay (two replicas, kopf peering, under the manifests' ServiceAccount), apply
+          every pack in packs/, wait for the verdicts, print `kubectl get packs -o wide` and a short
+          history from PostgreSQL.  Leaves everything running; writes .local/env.
+    down  stop PostgreSQL and the cluster (which takes the operator's pods with it).
 
-Also used by the end-to-end tests: `operator_objects` picks what of manifests/base the operator
-needs when it runs outside the cluster (everything but the Deployment and its Service).
+Also used by the end-to-end tests: `deploy_operator` installs the operator exactly as the demo does.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -30,21 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / ".local"
 KUBECTL = LOCAL / "bin" / "kubectl"
 KUBECONFIG = LOCAL / "kubeconfig"
-OPERATOR_KUBECONFIG = LOCAL / "operator-kubeconfig"
-PID_FILE = LOCAL / "operator.pid"
-LOG_FILE = LOCAL / "operator.log"
+ENV_FILE = LOCAL / "env"
 NAMESPACE = "packgate-demo"
-HEALTH_PORT = 18080
-METRICS_PORT = 19090
+SYSTEM_NAMESPACE = "packgate-system"
+DEPLOYMENT = "packgate-operator"
+DATABASE_SERVICE = "packgate-postgres"
+NODE_IP = "10.88.0.1"  # localcluster.node.NODE_IP: pods reach the host's PostgreSQL there
+POD_CIDR = "10.88.0.0/16"
 BIN = Path(sys.executable).parent
-OUT_OF_CLUSTER_KINDS = {
-    "CustomResourceDefinition",
-    "Namespace",
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ClusterKopfPeering",
-}
 
 
 class DemoError(Exception):
@@ -60,47 +52,84 @@ def kubectl(*args: str, kubeconfig: Path = KUBECONFIG, input: str | None = None)
     return proc.stdout
 
 
-def operator_objects(rendered: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(CRDs, the rest) of manifests/base that an operator running outside the cluster needs."""
-    docs = [d for d in yaml.safe_load_all(rendered) if d and d.get("kind") in OUT_OF_CLUSTER_KINDS]
+def in_cluster_dsn(dsn: str) -> str:
+    """The host's DSN with the database Service's name in place of 127.0.0.1:port."""
+    parts = urlsplit(dsn)
+    credentials = parts.netloc.rpartition("@")[0]
+    host = f"{DATABASE_SERVICE}.{SYSTEM_NAMESPACE}.svc:5432"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))
+
+
+def database_objects(dsn: str) -> list[dict[str, Any]]:
+    """The Secret the operator reads its database URL from, and a Service whose endpoint is the
+    host's PostgreSQL on the node's bridge address (so pods resolve and reach it like any Service)."""
+    port = urlsplit(dsn).port or 5432
+    labels = {"app.kubernetes.io/name": "packgate", "app.kubernetes.io/component": "database"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "packgate-database", "namespace": SYSTEM_NAMESPACE, "labels": labels},
+            "stringData": {"url": in_cluster_dsn(dsn)},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": DATABASE_SERVICE, "namespace": SYSTEM_NAMESPACE, "labels": labels},
+            "spec": {"ports": [{"name": "postgres", "port": 5432, "targetPort": port, "protocol": "TCP"}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{DATABASE_SERVICE}-host",
+                "namespace": SYSTEM_NAMESPACE,
+                "labels": {**labels, "kubernetes.io/service-name": DATABASE_SERVICE},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+            "ports": [{"name": "postgres", "port": port, "protocol": "TCP"}],
+        },
+    ]
+
+
+def operator_manifests(image: str, env: dict[str, str], replicas: int | None = None) -> tuple[list[Any], list[Any]]:
+    """(CRDs, everything else) of the `local` overlay, with the image pinned and `env` set."""
+    rendered = kubectl("kustomize", str(REPO / "manifests" / "overlays" / "local"))
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == DEPLOYMENT:
+            if replicas is not None:
+                doc["spec"]["replicas"] = replicas
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            container["image"] = image
+            kept = [e for e in container.get("env", []) if e["name"] not in env]
+            container["env"] = kept + [{"name": k, "value": v} for k, v in sorted(env.items())]
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     return crds, [d for d in docs if d["kind"] != "CustomResourceDefinition"]
 
 
-def install_operator_objects(kubeconfig: Path) -> None:
-    crds, rest = operator_objects(kubectl("kustomize", str(REPO / "manifests" / "base"), kubeconfig=kubeconfig))
-    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(crds))
-    for crd in crds:
-        kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            f"crd/{crd['metadata']['name']}",
-            kubeconfig=kubeconfig,
-        )
-    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(rest))
-
-
-def service_account_kubeconfig(
-    admin: Path, target: Path, namespace: str = "packgate-system", name: str = "packgate"
+def deploy_operator(
+    kubeconfig: Path, image: str, dsn: str, env: dict[str, str] | None = None, replicas: int | None = None
 ) -> None:
-    """A kubeconfig that authenticates as the ServiceAccount (a TokenRequest token)."""
-    token = kubectl("create", "token", name, "-n", namespace, "--duration=24h", kubeconfig=admin).strip()
-    config = yaml.safe_load(admin.read_text())
-    cluster = config["clusters"][0]
-    target.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [cluster],
-                "users": [{"name": name, "user": {"token": token}}],
-                "contexts": [{"name": name, "context": {"cluster": cluster["name"], "user": name}}],
-                "current-context": name,
-            }
-        )
-    )
-    target.chmod(0o600)
+    """Install the CRDs, RBAC, database Secret/Service and the operator Deployment; wait until every
+    replica is ready."""
+    crds, rest = operator_manifests(image, env or {}, replicas)
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", kubeconfig=kubeconfig,
+            input=yaml.safe_dump_all(crds))
+    for crd in crds:
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}",
+                kubeconfig=kubeconfig)
+    namespaces = [d for d in rest if d["kind"] == "Namespace"]
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(namespaces))
+    others = [d for d in rest if d["kind"] != "Namespace"]
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all([*database_objects(dsn), *others]))
+    wait_rollout(kubeconfig)
+
+
+def wait_rollout(kubeconfig: Path, timeout: int = 240) -> None:
+    kubectl("rollout", "status", f"deployment/{DEPLOYMENT}", "-n", SYSTEM_NAMESPACE, f"--timeout={timeout}s",
+            kubeconfig=kubeconfig)
 
 
 def run(*cmd: str, env: dict[str, str] | None = None) -> str:
@@ -108,53 +137,6 @@ def run(*cmd: str, env: dict[str, str] | None = None) -> str:
     if proc.returncode != 0:
         raise DemoError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])}: {(proc.stderr or proc.stdout).strip()}")
     return proc.stdout
-
-
-def start_operator(dsn: str) -> None:
-    stop_operator()
-    env = {
-        **os.environ,
-        "PACKGATE_DATABASE_URL": dsn,
-        "PACKGATE_HEALTH_PORT": str(HEALTH_PORT),
-        "PACKGATE_METRICS_PORT": str(METRICS_PORT),
-        "PACKGATE_JOB_TTL_SECONDS": "3600",
-    }
-    env.pop("KUBECONFIG", None)
-    with LOG_FILE.open("ab") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "packgate"), "operator", "--kubeconfig", str(OPERATOR_KUBECONFIG)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    PID_FILE.write_text(str(proc.pid))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DemoError(f"the operator exited ({proc.returncode}); see {LOG_FILE}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{HEALTH_PORT}/readyz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise DemoError(f"the operator did not become ready in 60s; see {LOG_FILE}")
-
-
-def stop_operator() -> None:
-    try:
-        pid = int(PID_FILE.read_text())
-    except (OSError, ValueError):
-        return
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.killpg(pid, 0)
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    PID_FILE.unlink(missing_ok=True)
 
 
 def settled(pack: dict[str, Any]) -> bool:
@@ -168,16 +150,16 @@ def settled(pack: dict[str, Any]) -> bool:
 
 
 def up() -> None:
-    print("Starting the local cluster ...", flush=True)
+    print("Starting the local cluster (control plane, kubelet, containerd, kube-proxy, CoreDNS) ...", flush=True)
     run(sys.executable, "-m", "localcluster", "up")
     print("Starting PostgreSQL ...", flush=True)
-    dsn = run(sys.executable, "-m", "localpg", "up").strip().splitlines()[-1]
+    dsn = run(sys.executable, "-m", "localpg", "up", "--listen", f"127.0.0.1,{NODE_IP}", "--allow", POD_CIDR)
+    dsn = dsn.strip().splitlines()[-1]
     run(str(BIN / "packgate"), "migrate", "--database-url", dsn)
-    print("Installing the CRDs and the operator's RBAC from manifests/base ...", flush=True)
-    install_operator_objects(KUBECONFIG)
-    service_account_kubeconfig(KUBECONFIG, OPERATOR_KUBECONFIG)
-    print("Starting the operator as ServiceAccount packgate-system/packgate ...", flush=True)
-    start_operator(dsn)
+    print("Building the operator image from the Dockerfile (buildah) ...", flush=True)
+    image = run(sys.executable, "-m", "localcluster", "operator-image").strip().splitlines()[-1]
+    print(f"Deploying {image.split('@')[0]} with manifests/overlays/local (2 replicas) ...", flush=True)
+    deploy_operator(KUBECONFIG, image, dsn)
     kubectl(
         "apply",
         "-f",
@@ -201,8 +183,19 @@ def up() -> None:
             break
         time.sleep(2)
     else:
-        raise DemoError(f"not every pack had a verdict after 300s; see {LOG_FILE}")
+        raise DemoError(f"not every pack had a verdict after 300s; see kubectl logs -n {SYSTEM_NAMESPACE} "
+                        f"deployment/{DEPLOYMENT}")
+    ENV_FILE.write_text(
+        f"export KUBECONFIG={KUBECONFIG}\n"
+        f"export PATH={LOCAL / 'bin'}:{BIN}:$PATH\n"
+        f"export PACKGATE_DATABASE_URL={dsn}\n"
+    )
+    ENV_FILE.chmod(0o600)
     print()
+    print("$ kubectl get nodes -o wide")
+    print(kubectl("get", "nodes", "-o", "wide"))
+    print(f"$ kubectl get deployment {DEPLOYMENT} -n {SYSTEM_NAMESPACE}")
+    print(kubectl("get", "deployment", DEPLOYMENT, "-n", SYSTEM_NAMESPACE))
     print(f"$ kubectl get packs -n {NAMESPACE} -o wide")
     print(kubectl("get", "packs", "-n", NAMESPACE, "-o", "wide"))
     for pack in ("core", "broken"):
@@ -220,17 +213,18 @@ def up() -> None:
             )
         )
     print("Everything is still running:")
-    print(f"  export KUBECONFIG={KUBECONFIG} PATH={LOCAL / 'bin'}:$PATH")
+    print(f"  source {ENV_FILE}          # KUBECONFIG, PATH and PACKGATE_DATABASE_URL")
     print(f"  kubectl get packs -n {NAMESPACE}; kubectl describe pack broken -n {NAMESPACE}")
-    print(f"  operator log: {LOG_FILE}")
+    print(f"  packgate results core -n {NAMESPACE}")
+    print(f"  kubectl logs -n {SYSTEM_NAMESPACE} deployment/{DEPLOYMENT}")
     print("Stop it all with: make down")
 
 
 def down() -> None:
-    stop_operator()
     for module in ("localpg", "localcluster"):
         subprocess.run([sys.executable, "-m", module, "down"], check=False)
-    print("Stopped the operator, PostgreSQL and the local cluster.")
+    ENV_FILE.unlink(missing_ok=True)
+    print("Stopped PostgreSQL and the local cluster (with the operator's pods).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

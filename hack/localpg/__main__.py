@@ -45,9 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"default {DEFAULT_DATA_DIR}")
     parser.add_argument("--port", type=int, default=None, help=f"default: the port it last ran on, else {DEFAULT_PORT}")
     parser.add_argument("--url-file", type=Path, default=DEFAULT_URL_FILE, help=f"default {DEFAULT_URL_FILE}")
+    parser.add_argument("--listen", default="127.0.0.1",
+                        help="comma-separated addresses to listen on (default 127.0.0.1)")
+    parser.add_argument("--allow", action="append", default=[], metavar="CIDR",
+                        help="also accept password logins from this network (repeatable)")
     args = parser.parse_args(argv)
     port = args.port or _saved_port(args.data_dir) or DEFAULT_PORT
-    server = PostgresServer(args.data_dir, port)
+    server = PostgresServer(args.data_dir, port, listen=tuple(args.listen.split(",")), clients=tuple(args.allow))
     try:
         if args.action == "up":
             dsn = server.start()

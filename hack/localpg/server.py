@@ -29,7 +29,7 @@ SUPERUSER = "packgate"
 DATABASE = "packgate"
 
 _SERVER_SETTINGS = """
-# --- written by localpg: a throwaway local server, TCP on loopback only ---
+# --- written by localpg: a throwaway local server, TCP only (addresses given at start) ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 fsync = off
@@ -97,6 +97,8 @@ class PostgresServer:
         bin_dir: Path | None = None,
         run_as: str | None = None,
         start_timeout: float = 60.0,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        clients: tuple[str, ...] = (),
     ) -> None:
         if not _IDENTIFIER.match(database):
             raise LocalPostgresError(f"database name {database!r} is not a plain identifier")
@@ -107,6 +109,8 @@ class PostgresServer:
         self._bin_dir = bin_dir
         self._run_as = run_as
         self._credentials: dict[str, Any] | None = None
+        self.listen = listen
+        self.clients = clients
 
     # ----------------------------------------------------------------------------- paths
 
@@ -233,6 +237,7 @@ class PostgresServer:
         self._prepare_directory()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
+        self._allow_clients()
         if self.is_running():
             if not self.is_accepting():
                 raise LocalPostgresError(
@@ -252,7 +257,7 @@ class PostgresServer:
                     "-t",
                     str(int(self.start_timeout)),
                     "-o",
-                    f"-p {self.port}",
+                    f"-p {self.port} -c listen_addresses={','.join(self.listen)}",
                 ],
                 timeout=self.start_timeout + 30,
             )
@@ -334,6 +339,15 @@ class PostgresServer:
             raise LocalPostgresError(f"initdb failed: {_last_lines(result.stderr or result.stdout, 5)}")
         with (self.pgdata / "postgresql.conf").open("a") as conf:
             conf.write(_SERVER_SETTINGS)
+
+    def _allow_clients(self) -> None:
+        """Password access from each network in `clients` (the local cluster's pods, say)."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        wanted = [f"host all all {network} scram-sha-256" for network in self.clients]
+        missing = [line for line in wanted if line not in lines]
+        if missing:
+            hba.write_text("\n".join([*lines, *missing]) + "\n")
 
     def _wait_accepting(self) -> None:
         deadline = time.monotonic() + self.start_timeout
