@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -26,8 +29,8 @@ def suites_of(output: dict[str, Any]) -> dict[str, tuple[int, int, int, int, str
     }
 
 
-def run_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
-    done = packgate("run", "--json", *args)
+def run_json(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    done = packgate("run", "--json", *args, env=env)
     assert done.stderr == ""
     return done.returncode, json.loads(done.stdout)
 
@@ -121,6 +124,29 @@ def test_junit_pack_is_read_from_its_result_file() -> None:
     assert suites_of(output) == {"python": (tests, tests, 0, 0, "passed")}
     names = {c["name"] for c in output["result"]["test_suites"][0]["test_cases"]}
     assert "test_semver_spec_precedence_chain" in " ".join(names)
+
+
+def test_pytest_pack_reports_every_collected_test(tmp_path: Path) -> None:
+    """packs/text-tools: a pytest runner's verbose lines name exactly the tests pytest collects,
+    parametrized cases included, and all of them pass.  `python3` is this interpreter, which has
+    pytest (the cluster's pytest image has it too)."""
+    shutil.copytree(PACKS / "text-tools", tmp_path / "pack")
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/"],
+        cwd=tmp_path / "pack",
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    nodeids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert any("[" in nodeid for nodeid in nodeids)  # parametrized cases are there, one by one
+    code, output = run_json(PACKS / "text-tools", env={"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert code == 0
+    assert suites_of(output) == {"python": (len(nodeids), len(nodeids), 0, 0, "passed")}
+    suite = output["result"]["test_suites"][0]
+    assert suite["runner_type"] == "pytest"
+    assert [c["name"] for c in suite["test_cases"]] == nodeids
 
 
 def test_runtime_filter_runs_one_runner() -> None:

@@ -240,7 +240,13 @@ def test_example_packs_load() -> None:
         packfile = load_packfile(directory)
         load_spec(to_pack_spec(packfile, images=IMAGES, config_map_name=f"{directory.name}-pack"))
         refs[directory.name] = packfile.ref
-    assert refs == {"broken": "broken", "core": "core", "junit-report": "junit_report", "node-utils": "node_utils"}
+    assert refs == {
+        "broken": "broken",
+        "core": "core",
+        "junit-report": "junit_report",
+        "node-utils": "node_utils",
+        "text-tools": "text_tools",
+    }
 
 
 @pytest.mark.parametrize(
