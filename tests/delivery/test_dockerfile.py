@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from deliverylib import ROOT
-from dockerfile import stages
+from dockerfile import parse, stages
 
 pytestmark = pytest.mark.unit
 
@@ -33,13 +34,50 @@ BUILD_TOOLS = (
 )
 
 
-def test_every_stage_pins_its_base_by_version_and_digest() -> None:
-    """Each FROM names an exact x.y.z tag and a sha256 digest, and both stages share one base."""
+def test_base_image_is_the_only_build_argument() -> None:
+    """The only ARG before the first FROM is BASE_IMAGE, with a default: a plain `docker build`
+    needs no --build-arg, and nothing else about the build can be changed from outside."""
+    build_args = parse(DOCKERFILE).build_args
+    assert list(build_args) == ["BASE_IMAGE"]
+    assert build_args["BASE_IMAGE"]
+
+
+def test_default_base_is_pinned_by_version_and_digest() -> None:
+    """BASE_IMAGE's default, the base of every stage when no --build-arg is given, names an exact
+    x.y.z tag and a sha256 digest."""
     found = stages(DOCKERFILE)
     assert len(found) >= 2, "expected a multi-stage build"
     for stage in found:
         assert PINNED_BASE.match(stage.base), f"FROM {stage.base} is not pinned by version and digest"
-    assert len({stage.base for stage in found}) == 1
+    assert {stage.base for stage in found} == {parse(DOCKERFILE).build_args["BASE_IMAGE"]}
+
+
+def test_every_stage_builds_on_the_same_base_image() -> None:
+    """Every FROM is BASE_IMAGE itself, so the builder's venv runs on the runtime's Python, and one
+    --build-arg (the local cluster's own Debian Python base) replaces the base of both stages."""
+    assert {stage.written_base for stage in stages(DOCKERFILE)} == {"${BASE_IMAGE}"}
+    local = "registry.localhost:5000/python:3.11-bookworm"
+    assert {stage.base for stage in parse(DOCKERFILE, {"BASE_IMAGE": local}).stages} == {local}
+
+
+def test_reader_substitutes_only_declared_build_arguments(tmp_path: Path) -> None:
+    """The Dockerfile reader resolves FROM as docker does from the ARGs before the first FROM, and
+    fails on a name none declares instead of reading an empty base."""
+    path = tmp_path / "Dockerfile"
+    path.write_text(
+        "ARG REGISTRY=docker.io TAG\nARG BASE=$REGISTRY/library/python\n"
+        "FROM ${BASE}:${TAG:-3.11} AS one\nARG INSIDE=1\nFROM one\n"
+    )
+    found = parse(path)
+    assert found.build_args == {"REGISTRY": "docker.io", "TAG": None, "BASE": "docker.io/library/python"}
+    assert [(s.base, s.name, s.instructions) for s in found.stages] == [
+        ("docker.io/library/python:3.11", "one", [("ARG", "INSIDE=1")]),
+        ("one", None, []),
+    ]
+    assert parse(path, {"TAG": "3.13"}).stages[0].base == "docker.io/library/python:3.13"
+    path.write_text("FROM ${UNDECLARED}\n")
+    with pytest.raises(AssertionError, match="no ARG before the first FROM declares"):
+        parse(path)
 
 
 def test_python_version_of_base_matches_the_lock() -> None:
