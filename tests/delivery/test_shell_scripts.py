@@ -16,9 +16,17 @@ SCRIPTS = sorted([*(ROOT / "hack").glob("*.sh"), ROOT / ".ci" / "run"])
 
 
 def test_scripts_are_found() -> None:
-    """The kind scripts and the CI entry point are among the checked scripts and are executable."""
+    """The kind scripts, the local cluster's build scripts (which `make` runs) and the CI entry point
+    are among the checked scripts and are executable."""
     names = {str(p.relative_to(ROOT)) for p in SCRIPTS}
-    assert {"hack/kind-up.sh", "hack/kind-down.sh", ".ci/run"} <= names
+    assert {
+        "hack/kind-up.sh",
+        "hack/kind-down.sh",
+        "hack/build-k8s.sh",
+        "hack/build-node.sh",
+        "hack/install-deps.sh",
+        ".ci/run",
+    } <= names
     assert [str(p) for p in SCRIPTS if not p.stat().st_mode & 0o111] == []
 
 
