@@ -81,27 +81,33 @@ def test_overrides_win_over_the_environment_and_are_validated(monkeypatch: pytes
     assert str(raised.value) == f"invalid setting PACKGATE_NAMESPACES: 'C' {NOT_A_NAME}"
 
 
-def test_bad_integer_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A malformed number is InvalidSetting naming the variable, without the pydantic report."""
-    monkeypatch.setenv("PACKGATE_MAX_CONCURRENT_JOBS", "abc")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"PACKGATE_MAX_CONCURRENT_JOBS": "abc"},
+            "invalid setting PACKGATE_MAX_CONCURRENT_JOBS: Input should be a valid integer, unable to parse string "
+            "as an integer",
+            id="bad integer",
+        ),
+        pytest.param(
+            {"PACKGATE_NAMESPACES": "[", "PACKGATE_RETENTION_DAYS": "0"},
+            "invalid settings PACKGATE_NAMESPACES: not a JSON list of namespaces: Expecting value; "
+            "PACKGATE_RETENTION_DAYS: Input should be greater than or equal to 1",
+            id="several bad settings",
+        ),
+    ],
+)
+def test_bad_settings_are_one_line_naming_each_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """A malformed value is InvalidSetting naming its variable, without the pydantic report; several
+    bad settings are reported together, still on one line."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(InvalidSetting) as raised:
         load_settings()
-    assert str(raised.value) == (
-        "invalid setting PACKGATE_MAX_CONCURRENT_JOBS: Input should be a valid integer, unable to parse string as an "
-        "integer"
-    )
-
-
-def test_every_bad_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Several bad settings are reported together, still on one line."""
-    monkeypatch.setenv("PACKGATE_NAMESPACES", "[")
-    monkeypatch.setenv("PACKGATE_RETENTION_DAYS", "0")
-    with pytest.raises(InvalidSetting) as raised:
-        load_settings()
-    assert str(raised.value) == (
-        "invalid settings PACKGATE_NAMESPACES: not a JSON list of namespaces: Expecting value; "
-        "PACKGATE_RETENTION_DAYS: Input should be greater than or equal to 1"
-    )
+    assert str(raised.value) == message
 
 
 def test_pytest_runners_have_their_own_image_setting(monkeypatch: pytest.MonkeyPatch) -> None:

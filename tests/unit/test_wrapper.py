@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from packgate.parsing import make_parser
 from packgate.results import RunStatus, TestSuiteResult
 from packgate.wrapper import (
     TAIL_CHARS,
-    Collector,
     OutputTail,
     collect,
+    new_collector,
     new_nonce,
     runner_error,
     wrapper_command,
@@ -296,12 +295,8 @@ def test_killed_before_the_exit_line() -> None:
 
 def test_collector_counts_lines_and_records_the_missing_path() -> None:
     """The Collector reads markers of its own nonce only and keeps what they say."""
-    collector = Collector(
-        nonce=NONCE,
-        name="shell",
-        runner_type="script",
-        plain=make_parser("auto", name="shell", runner_type="script"),
-        framed=make_parser("junit", name="shell", runner_type="script"),
+    collector = new_collector(
+        NONCE, name="shell", runner_type="script", result_format="junit", result_path="out/junit.xml"
     )
     for line in [
         "hello\n",
@@ -329,12 +324,8 @@ def test_tail_keeps_plain_lines_only() -> None:
         "packgate:exit 0000000000000000 0\n",
         f"packgate:exit {NONCE} 2\n",
     ]
-    collector = Collector(
-        nonce=NONCE,
-        name="python",
-        runner_type="pytest",
-        plain=make_parser("auto", name="python", runner_type="pytest"),
-        framed=make_parser("junit", name="python", runner_type="pytest"),
+    collector = new_collector(
+        NONCE, name="python", runner_type="pytest", result_format="junit", result_path="out/junit.xml"
     )
     for line in lines:
         collector.feed(line)
