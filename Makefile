@@ -95,7 +95,12 @@ test-network: venv
 	$(PYTEST) -m network
 
 .PHONY: test
-test: setup lint test-unit test-db test-cluster test-e2e test-network ## every tier: unit, database, cluster, e2e, network
+test: setup lint test-unit test-db stop-demo test-cluster test-e2e test-network ## every tier: unit, database, cluster, e2e, network
+
+# One machine holds one node: the test tiers start their own cluster, so a running demo goes first.
+.PHONY: stop-demo
+stop-demo:
+	@$(PY) hack/demo.py down >/dev/null
 
 .PHONY: bench
 bench: setup ## benchmarks (ratios against a baseline measured in the same run)

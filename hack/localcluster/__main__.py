@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             if not cluster.running()["registry"]:
                 raise ClusterError("the local cluster is not running; run up first")
             stamps = images.Stamps(cluster.registry_storage / "packgate-stamps")
-            images.ensure(cluster.registry, stamps, REPO_ROOT, log=lambda line: print(line, file=sys.stderr))
-            print(images.OPERATOR_IMAGE)
+            print(images.ensure(cluster.registry, stamps, REPO_ROOT, log=lambda line: print(line, file=sys.stderr)))
         elif args.command == "down":
             cluster.stop()
             print(f"local cluster in {cluster.state_dir} stopped")

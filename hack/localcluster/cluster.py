@@ -30,7 +30,6 @@ import shutil
 import signal
 import socket
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -48,7 +47,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN_DIR = REPO_ROOT / ".local" / "bin"
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "cluster"
 DEFAULT_BASE_PORT = 16443
-CACHE_ROOT = Path(os.environ.get("PACKGATE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packgate")
 NODE_OWNER = Path("/run/packgate/node-owner")
 DEFAULT_NODE_NAME = "packgate-node"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -68,6 +66,10 @@ CONTROLLERS = (
     "clusterrole-aggregation",
     "deployment",
     "replicaset",
+    "statefulset",
+    "daemonset",
+    "endpointslice",
+    "endpoint",
 )
 COMPONENTS = (
     "registry",
@@ -83,6 +85,13 @@ COMPONENTS = (
 NODE_BINARIES = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "coredns")
 PORT_SPAN = 12
 """How many consecutive ports one cluster uses, starting at its base port."""
+
+
+def default_cache_root() -> Path:
+    """Where builds and the registry's storage are cached: $PACKGATE_CACHE, else ~/.cache/packgate."""
+    if os.environ.get("PACKGATE_CACHE"):
+        return Path(os.environ["PACKGATE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packgate"
 
 
 class ClusterError(Exception):
@@ -197,7 +206,7 @@ class Cluster:
         base_port: int = DEFAULT_BASE_PORT,
         node_name: str = DEFAULT_NODE_NAME,
         bin_dir: Path = DEFAULT_BIN_DIR,
-        cache_root: Path = CACHE_ROOT,
+        cache_root: Path | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
@@ -206,7 +215,7 @@ class Cluster:
         self.bin_dir = Path(bin_dir)
         self.pki = pkimod.Pki(self.state_dir / "pki")
         self.layout = nodemod.NodeLayout(self.state_dir, self.ports.registry)
-        self.registry_storage = Path(cache_root) / "registry"
+        self.registry_storage = (cache_root or default_cache_root()) / "registry"
         self.log = log
 
     # -- paths -----------------------------------------------------------------------------------------

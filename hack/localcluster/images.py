@@ -26,7 +26,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,18 +58,21 @@ class Recipe:
     cmd: tuple[str, ...] = ()
     env: tuple[str, ...] = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
     busybox_links: bool = False
+    aliases: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
 
     def key(self) -> str:
         text = json.dumps([RECIPE_VERSION, SUITE, self.name, self.debs, self.packages, self.entrypoint,
-                           self.cmd, self.env, self.busybox_links, sorted(self.labels.items())])
+                           self.cmd, self.env, self.busybox_links, self.aliases,
+                           sorted(self.labels.items())])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 PYTHON_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
 RECIPES: tuple[Recipe, ...] = (
     Recipe("registry.k8s.io/pause:3.10.2", debs=("catatonit",), entrypoint=("/usr/bin/catatonit", "-P")),
-    Recipe("docker.io/library/busybox:1.37", debs=("busybox-static",), cmd=("sh",), busybox_links=True),
+    Recipe("docker.io/library/busybox:1.37", debs=("busybox-static",), cmd=("sh",), busybox_links=True,
+           aliases=("docker.io/library/busybox:latest",)),
     Recipe(PYTHON_BASE, packages=PYTHON_PACKAGES, cmd=("python3",)),
     Recipe("docker.io/library/python:3.13-slim", packages=(*PYTHON_PACKAGES, "python3-pip"), cmd=("python3",)),
     Recipe("ghcr.io/packgate/runner-pytest:0.1.0", packages=(*PYTHON_PACKAGES, "python3-pip", "python3-pytest"),
@@ -161,10 +164,13 @@ def build(recipe: Recipe) -> None:
             _commit(recipe, tarball)
 
 
-def push(name: str, registry: str) -> None:
-    """Push `name` from buildah's storage to the local registry (plain HTTP)."""
+def push(name: str, registry: str) -> str:
+    """Push `name` from buildah's storage to the local registry (plain HTTP); return its digest."""
     target = f"docker://{registry}/{registry_path(name)}"
-    _run(["buildah", "push", "--quiet", "--tls-verify=false", name, target], f"{name}: buildah push")
+    with tempfile.NamedTemporaryFile("r", prefix="packgate-digest-") as digest:
+        _run(["buildah", "push", "--quiet", "--tls-verify=false", f"--digestfile={digest.name}", name, target],
+             f"{name}: buildah push")
+        return digest.read().strip()
 
 
 def dockerfile_key(repo: Path) -> str:
@@ -199,15 +205,17 @@ class Stamps:
     def _path(self, name: str) -> Path:
         return self.root / hashlib.sha256(name.encode()).hexdigest()[:16]
 
-    def current(self, name: str, key: str) -> bool:
+    def current(self, name: str, key: str) -> str | None:
+        """The digest pushed for `name` from recipe `key`, or None when it is missing or stale."""
         try:
-            return self._path(name).read_text().split()[0] == key
-        except (OSError, IndexError):
-            return False
+            recorded_key, _name, digest = self._path(name).read_text().split()
+        except (OSError, ValueError):
+            return None
+        return digest if recorded_key == key else None
 
-    def record(self, name: str, key: str) -> None:
+    def record(self, name: str, key: str, digest: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._path(name).write_text(f"{key} {name}\n")
+        self._path(name).write_text(f"{key} {name} {digest}\n")
 
 
 def _in_storage(name: str, key: str) -> bool:
@@ -217,8 +225,12 @@ def _in_storage(name: str, key: str) -> bool:
     return proc.returncode == 0 and proc.stdout.strip() == key
 
 
-def ensure(registry: str, stamps: Stamps, repo: Path, *, operator: bool = True, log=print) -> None:  # type: ignore[no-untyped-def]
-    """Build what is missing or stale and push it to the registry at `registry` (host:port)."""
+def ensure(registry: str, stamps: Stamps, repo: Path, *, operator: bool = True,
+           log: Callable[[str], None] = print) -> str | None:
+    """Build what is missing or stale and push it to the registry at `registry` (host:port).
+
+    Returns the operator image pinned by digest (`name@sha256:...`) when `operator` is set.
+    """
     for tool in ("buildah", "mmdebstrap", "apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise ImageError(f"{tool} not found; run hack/install-deps.sh")
@@ -229,12 +241,18 @@ def ensure(registry: str, stamps: Stamps, repo: Path, *, operator: bool = True, 
         if not _in_storage(recipe.name, key):
             log(f"images: building {recipe.name} from Debian packages")
             build(recipe)
-        push(recipe.name, registry)
-        stamps.record(recipe.name, key)
-    if operator:
-        key = dockerfile_key(repo)
-        if not stamps.current(OPERATOR_IMAGE, key):
-            log(f"images: building {OPERATOR_IMAGE} from the Dockerfile")
-            build_operator(repo)
-            push(OPERATOR_IMAGE, registry)
-            stamps.record(OPERATOR_IMAGE, key)
+        digest = push(recipe.name, registry)
+        for alias in recipe.aliases:
+            _run(["buildah", "tag", recipe.name, alias], f"{alias}: buildah tag")
+            push(alias, registry)
+        stamps.record(recipe.name, key, digest)
+    if not operator:
+        return None
+    key = dockerfile_key(repo)
+    digest = stamps.current(OPERATOR_IMAGE, key)
+    if digest is None:
+        log(f"images: building {OPERATOR_IMAGE} from the Dockerfile")
+        build_operator(repo)
+        digest = push(OPERATOR_IMAGE, registry)
+        stamps.record(OPERATOR_IMAGE, key, digest)
+    return f"{OPERATOR_IMAGE}@{digest}"

@@ -26,7 +26,7 @@ def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
     """A `sh -c script` container that passes the restricted Pod Security Standard."""
     return {
         "name": name,
-        "image": "busybox:1.36",
+        "image": "busybox:1.37",
         "command": ["sh", "-c", script],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
         **extra,

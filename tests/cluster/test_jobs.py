@@ -1,4 +1,4 @@
-"""Jobs run to the end through the real Job controller, scheduler and node agent."""
+"""Jobs run to the end through the real Job controller, scheduler, kubelet and containerd."""
 
 from __future__ import annotations
 
@@ -38,9 +38,11 @@ def test_active_deadline_fails_job_with_deadline_exceeded(
 
 
 def test_pod_active_deadline_kills_the_pod(namespace: str, core: client.CoreV1Api) -> None:
-    """A pod past its own activeDeadlineSeconds is killed by the node: Failed, reason DeadlineExceeded."""
-    core.create_namespaced_pod(namespace, pod("sleeper", pod_spec(container("main", "sleep 300"),
-                                                                  activeDeadlineSeconds=1)))
+    """A pod past its own activeDeadlineSeconds is killed by the kubelet: Failed, reason DeadlineExceeded.
+
+    `sleep` as PID 1 ignores SIGTERM, so the kill lands after the grace period, as on any node."""
+    spec = pod_spec(container("main", "sleep 300"), activeDeadlineSeconds=1, terminationGracePeriodSeconds=1)
+    core.create_namespaced_pod(namespace, pod("sleeper", spec))
     failed = pod_phase(core, namespace, "sleeper", {"Failed"}, timeout=30)
     assert failed.status.reason == "DeadlineExceeded"
     assert failed.status.container_statuses[0].state.terminated.exit_code in (137, 143)
@@ -49,15 +51,15 @@ def test_pod_active_deadline_kills_the_pod(namespace: str, core: client.CoreV1Ap
 def test_deleting_job_garbage_collects_its_pods(
     cluster: LocalCluster, namespace: str, core: client.CoreV1Api, batch: client.BatchV1Api
 ) -> None:
-    """Deleting a Job (Background) garbage-collects its running pod; the node removes the pod's files."""
+    """Deleting a Job (Background) garbage-collects its running pod; the kubelet removes the pod's directory."""
     batch.create_namespaced_job(namespace, job("doomed", pod_spec(container("main", "sleep 300"))))
     [running] = wait_until("the Job's pod", lambda: job_pods(core, namespace, "doomed"))
     pod_phase(core, namespace, running.metadata.name, {"Running"})
-    pod_dir = cluster.state_dir / "agent" / "pods" / running.metadata.uid
+    pod_dir = cluster.state_dir / "kubelet" / "pods" / running.metadata.uid
     assert pod_dir.is_dir()
     batch.delete_namespaced_job("doomed", namespace, propagation_policy="Background")
     wait_until("the Job's pods to be deleted", lambda: not job_pods(core, namespace, "doomed"), timeout=60)
-    wait_until(f"{pod_dir} to be removed", lambda: not pod_dir.exists(), timeout=10)
+    wait_until(f"{pod_dir} to be removed", lambda: not pod_dir.exists(), timeout=60)
 
 
 @pytest.mark.pod_security(None)

@@ -1,4 +1,4 @@
-"""Container logs come from the node agent's kubelet endpoint through the API server's proxy."""
+"""Container logs come from the kubelet through the API server's proxy, and rotate at the kubelet's size."""
 
 from __future__ import annotations
 

@@ -1,14 +1,16 @@
-"""pytest plugin: one real local Kubernetes cluster per session (hack/localcluster), one namespace per test.
+"""pytest plugin: the real local Kubernetes cluster (hack/localcluster), one namespace per test.
 
 Fixtures:
-    cluster    (session)  `LocalCluster`, started in a temporary state directory on its own free ports
-                          (never the ports of a developer's `make cluster-up` cluster) and stopped at the
-                          end of the session:
+    cluster    (session)  `LocalCluster`: the machine's local cluster in .local/cluster (a real node:
+                          kubelet, containerd, kube-proxy, CoreDNS).  One machine holds one node, so a
+                          cluster already running there (`make cluster-up`) is used as it is and left
+                          running; otherwise the session starts one and stops it at the end:
                             .kubeconfig        Path of the admin kubeconfig (system:masters)
                             .api_url           "https://127.0.0.1:<port>"
                             .ca_path           Path of the cluster CA certificate
                             .state_dir         Path of the cluster's state directory (logs/ inside)
                             .node_name         name of the one Node
+                            .registry          host:port of the registry the node pulls every image from
                             .kubectl(*args, input=None, check=True, timeout=120) -> CompletedProcess[str]
                             .api_client()      a new admin kubernetes.client.ApiClient (close it, or `with`)
                             .kubeconfig_for_service_account(namespace, name, path, expiration_seconds=3600)
@@ -27,9 +29,7 @@ tails -- it never skips.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -40,13 +40,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from localcluster import pki
-from localcluster.cluster import PORT_SPAN, Cluster, ClusterError
+from localcluster.cluster import DEFAULT_STATE_DIR, Cluster, ClusterError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 T = TypeVar("T")
-FIRST_TEST_PORT = 26443
 RESTRICTED = "restricted"
 
 
@@ -70,27 +69,6 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 60.0, 
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
-def _ports_free(base: int) -> bool:
-    for port in range(base, base + PORT_SPAN):
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def free_base_port() -> int:
-    """The first base port from 26443 upward (in steps of 10) whose whole port range is free."""
-    if os.environ.get("PACKGATE_TEST_CLUSTER_BASE_PORT"):
-        return int(os.environ["PACKGATE_TEST_CLUSTER_BASE_PORT"])
-    for base in range(FIRST_TEST_PORT, FIRST_TEST_PORT + 2000, 10):
-        if _ports_free(base):
-            return base
-    raise ClusterError("no free range of loopback ports for the test cluster")
-
-
 class LocalCluster:
     """The session's running cluster, as the tests see it."""
 
@@ -101,6 +79,7 @@ class LocalCluster:
         self.ca_path: Path = cluster.ca_path
         self.state_dir: Path = cluster.state_dir
         self.node_name: str = cluster.node_name
+        self.registry: str = cluster.registry
         self.kubectl_path: Path = cluster.bin_dir / "kubectl"
 
     def kubectl(
@@ -154,15 +133,19 @@ class LocalCluster:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The session's local cluster (fails the test, with the component logs, when it can't start)."""
-    state_dir = tmp_path_factory.mktemp("localcluster")
+def cluster() -> Iterator[LocalCluster]:
+    """The local cluster (fails the test, with the component logs, when it can't start)."""
+    underlying = Cluster(DEFAULT_STATE_DIR, log=lambda line: print(line, flush=True))
+    if all(underlying.running().values()):
+        try:
+            underlying.wait_healthy(60)
+        except ClusterError as error:
+            pytest.fail(f"the running local cluster is unhealthy: {error}\n{underlying.log_tail(25)}", pytrace=False)
+        yield LocalCluster(underlying)
+        return
     try:
-        underlying = Cluster(state_dir, base_port=free_base_port())
-    except ClusterError as error:
-        pytest.fail(f"local cluster cannot start: {error}", pytrace=False)
-    try:
-        underlying.start(timeout=120)
+        # A cold start builds the node's images from Debian's packages first (a few minutes, once).
+        underlying.start(timeout=600)
     except ClusterError as error:
         tail = underlying.log_tail(25)
         underlying.stop()

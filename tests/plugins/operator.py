@@ -1,28 +1,27 @@
-"""pytest plugin: the Packgate operator, run as a process under its own RBAC, for e2e tests.
+"""pytest plugin: the Packgate operator, deployed in the local cluster as users deploy it, for e2e tests.
 
 Fixtures:
-    operator   (session)  `OperatorProcess`: `packgate operator` started with a kubeconfig holding a
-                          token of the ServiceAccount `packgate-system/packgate`, bound to the
-                          ClusterRole from manifests/base/rbac (so a missing permission fails a
-                          test), and PACKGATE_DATABASE_URL pointing at a database of the session's
-                          PostgreSQL.  `.restart()`, `.kill()`, `.start()`, `.log_text()`, `.dsn`.
+    operator   (session)  `OperatorDeployment`: the image built from the project's Dockerfile, pushed to
+                          the cluster's registry and deployed by `hack/demo.py deploy_operator` with the
+                          kustomize `local` overlay: two replicas peered through kopf, under the
+                          ServiceAccount and ClusterRole from manifests/base/rbac (so a missing
+                          permission fails a test), reaching a database of the session's PostgreSQL
+                          through a Service.  `.kill()`, `.start()`, `.pods()`, `.log_text()`, `.dsn`
+                          (the database as the tests on this machine reach it).
     kube       (function) `Kubectl` for the admin kubeconfig: `.run(...)`, `.json(...)`, `.apply(text)`.
 
-If the operator does not become ready, the test fails with the tail of its log.
+If the operator does not become ready, the test fails with the tail of its logs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,56 +84,39 @@ def condition(pack: dict[str, Any], type_: str) -> dict[str, Any] | None:
 
 
 @dataclass
-class OperatorProcess:
-    kubeconfig: Path
+class OperatorDeployment:
+    kube: Kubectl
     dsn: str
-    log_path: Path
-    env: dict[str, str]
-    health_port: int
-    proc: subprocess.Popen[bytes] | None = field(default=None)
+    namespace: str = "packgate-system"
+    name: str = "packgate-operator"
+    selector: str = "app.kubernetes.io/name=packgate,app.kubernetes.io/component=operator"
 
-    def start(self, timeout: float = 60.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(PACKGATE), "operator", "--kubeconfig", str(self.kubeconfig)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"packgate operator exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"packgate operator not ready after {timeout:.0f}s:\n{self.log_tail()}")
+    def pods(self) -> list[dict[str, Any]]:
+        return list(self.kube.json("get", "pods", "-n", self.namespace, "-l", self.selector)["items"])
 
-    def stop(self, *, kill: bool = False) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+    def start(self, timeout: float = 240.0) -> None:
+        """Wait until every replica of the Deployment is ready."""
+        proc = self.kube.run(
+            "rollout", "status", f"deployment/{self.name}", "-n", self.namespace, f"--timeout={timeout:.0f}s",
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"the operator did not become ready: {proc.stderr.strip()}\n{self.log_tail()}")
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup, as when a node dies."""
-        self.stop(kill=True)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+        """Delete every replica's pod at once with no grace period: the kubelet SIGKILLs them, no cleanup
+        runs, as when a node dies.  The Deployment creates new ones."""
+        names = [p["metadata"]["name"] for p in self.pods()]
+        self.kube.run("delete", "pod", "-n", self.namespace, "--grace-period=0", "--force", "--wait=false", *names)
+        wait_until("the killed replicas to go", lambda: not set(names) & {p["metadata"]["name"] for p in self.pods()},
+                   timeout=60)
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        proc = self.kube.run(
+            "logs", "-n", self.namespace, "-l", self.selector, "--prefix", "--tail=-1", "--max-log-requests=10",
+            check=False,
+        )
+        return proc.stdout + proc.stderr
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -152,33 +134,39 @@ def kube(_admin_kubectl: Kubectl) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def operator(
-    cluster: Any, postgres: Any, _admin_kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    """The operator under the manifests' ServiceAccount and ClusterRole, with a real database."""
-    from demo import install_operator_objects, service_account_kubeconfig
+def operator(cluster: Any, postgres: Any, _admin_kubectl: Kubectl) -> Iterator[OperatorDeployment]:
+    """The operator image, deployed with the `local` overlay under the manifests' RBAC, with a real database."""
+    from demo import NODE_IP, POD_CIDR, deploy_operator
 
-    install_operator_objects(Path(cluster.kubeconfig))
-    home = tmp_path_factory.mktemp("operator")
-    sa_kubeconfig = home / "kubeconfig"
-    service_account_kubeconfig(Path(cluster.kubeconfig), sa_kubeconfig)
+    # Pods reach the session's PostgreSQL on the node's bridge address, through a Service.
+    postgres.listen, postgres.clients = ("127.0.0.1", NODE_IP), (POD_CIDR,)
+    postgres.stop()
+    postgres.start()
     postgres.drop_database("packgate_e2e")
     dsn = postgres.create_database("packgate_e2e")
-    health_port = free_port()
+    build = subprocess.run(
+        [sys.executable, "-m", "localcluster", "operator-image"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(REPO / "hack")},
+    )
+    if build.returncode != 0:
+        pytest.fail(f"the operator image could not be built: {build.stderr.strip()}", pytrace=False)
+    image = build.stdout.strip().splitlines()[-1]
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_")},
-        "PACKGATE_DATABASE_URL": dsn,
-        "PACKGATE_HEALTH_PORT": str(health_port),
-        "PACKGATE_METRICS_PORT": str(free_port()),
         "PACKGATE_UNSCHEDULABLE_GRACE_SECONDS": "5",
         "PACKGATE_JOB_TTL_SECONDS": "900",
         "PACKGATE_PEERING": "packgate",
     }
-    env.pop("KUBECONFIG", None)
-    proc = OperatorProcess(sa_kubeconfig, dsn, home / "operator.log", env, health_port)
-    proc.start()
+    deployment = OperatorDeployment(_admin_kubectl, dsn)
     try:
-        yield proc
+        deploy_operator(Path(cluster.kubeconfig), image, dsn, env)
+    except Exception as error:  # DemoError: one line from kubectl
+        pytest.fail(f"the operator could not be deployed: {error}\n{deployment.log_tail()}", pytrace=False)
+    try:
+        yield deployment
     finally:
-        proc.stop()
-        print(f"\n--- operator log tail ---\n{proc.log_tail(40)}")
+        print(f"\n--- operator log tail ---\n{deployment.log_tail(40)}")
+        _admin_kubectl.run("delete", "deployment", deployment.name, "-n", deployment.namespace, "--wait=true",
+                           check=False)
