@@ -255,17 +255,18 @@ class Cluster:
     def start(self, timeout: float = 120.0) -> None:
         """Start every component on an empty etcd and node, and wait until the cluster is healthy.
 
-        Does nothing if the whole cluster is already running; refuses if only part of it is, or if
-        another state directory's cluster owns this machine's node.  Whatever an unclean stop left
-        behind (containers, mounts, iptables rules) is cleaned up first.
+        Does nothing if the whole cluster is already running; restarts it if only part of it is;
+        refuses if another state directory's cluster owns this machine's node.  Whatever an unclean
+        stop left behind (containers, mounts, iptables rules) is cleaned up first.
         """
         running = self.running()
         if all(running.values()):
             self.wait_healthy(timeout)
             return
         if any(running.values()):
-            up = ", ".join(name for name, alive in running.items() if alive)
-            raise ClusterError(f"cluster in {self.state_dir} is partly running ({up}); run down first")
+            down = ", ".join(name for name, alive in running.items() if not alive)
+            self.log(f"localcluster: {down} not running; stopping the rest and starting again")
+            self.stop()
         self._claim_node()
         missing = [b for b in (*("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"), *NODE_BINARIES)
                    if not (self.bin_dir / b).exists()]

@@ -385,13 +385,21 @@ def _processes_using(path: str) -> list[int]:
     return pids
 
 
+def containers(layout: NodeLayout, runc: Path) -> list[tuple[Path, str]]:
+    """(runc root, container id) of every container runc knows under this node's root."""
+    if not layout.runc_root.exists() or not runc.exists():
+        return []
+    found = []
+    for root in [layout.runc_root, *[p for p in layout.runc_root.iterdir() if p.is_dir()]]:
+        listing = _run(str(runc), "--root", str(root), "list", "-q", check=False)
+        found += [(root, container) for container in listing.stdout.split()]
+    return found
+
+
 def stop_containers(layout: NodeLayout, runc: Path, shim: Path) -> None:
     """Kill every container runc knows under this node's root, then the shims; nothing keeps running."""
-    if layout.runc_root.exists() and runc.exists():
-        for namespace_root in [layout.runc_root, *[p for p in layout.runc_root.iterdir() if p.is_dir()]]:
-            listing = _run(str(runc), "--root", str(namespace_root), "list", "-q", check=False)
-            for container in listing.stdout.split():
-                _run(str(runc), "--root", str(namespace_root), "delete", "--force", container, check=False)
+    for root, container in containers(layout, runc):
+        _run(str(runc), "--root", str(root), "delete", "--force", container, check=False)
     if shim.exists():
         for pid in _processes_using(str(shim.resolve())):
             with contextlib.suppress(ProcessLookupError):
