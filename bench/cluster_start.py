@@ -42,7 +42,16 @@ from localcluster.cluster import (  # noqa: E402
 
 TARGET_SECONDS = 30.0
 BASE_PORT = 36443
-JOB = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: hello, namespace: default}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: busybox:1.37, command: [sh, -c, echo hello]}]\n"
+JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: hello, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, image: "busybox:1.37", command: [sh, -c, echo hello]}]
+"""
 
 
 def etcd_alone(state: Path, port: int) -> float:
