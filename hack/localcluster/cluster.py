@@ -491,7 +491,12 @@ class Cluster:
         taints = node.get("spec", {}).get("taints") or []
         if taints:
             return f"node {self.node_name} has taints {[t['key'] for t in taints]}"
-        return None
+        lease = f"{self.api_url}/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.node_name}"
+        try:
+            status, _ = self._get(lease, self._admin_context())
+        except OSError as error:
+            return str(error)
+        return None if status == 200 else f"the kubelet has not created its Lease yet ({status})"
 
     def _check_default_service_account(self) -> str | None:
         url = f"{self.api_url}/api/v1/namespaces/default/serviceaccounts/default"
