@@ -11,6 +11,8 @@
 #   CLUSTER_NAME    kind cluster name                     (default: packgate)
 #   KIND_NODE_IMAGE node image, pinned by digest          (default: kindest/node v1.37.0 of kind v0.33.0)
 #   IMAGE           operator image tag to build and load  (default: packgate:dev, as the kind overlay expects)
+#   PYTEST_IMAGE    runner image of `pytest` runners       (default: ghcr.io/packgate/runner-pytest:0.1.0,
+#                   built from images/runner-pytest and loaded, so packs/text-tools needs no registry)
 #   DEMO_NAMESPACE  namespace of the example packs        (default: packgate-demo)
 #   TIMEOUT         how long each wait may take           (default: 10m)
 #   PACKGATE        a local `packgate` command for `packgate manifest` (default: run it from the image)
@@ -20,6 +22,7 @@ CLUSTER_NAME="${CLUSTER_NAME:-packgate}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5}"
 KIND_RELEASE="v0.33."
 IMAGE="${IMAGE:-packgate:dev}"
+PYTEST_IMAGE="${PYTEST_IMAGE:-ghcr.io/packgate/runner-pytest:0.1.0}"
 DEMO_NAMESPACE="${DEMO_NAMESPACE:-packgate-demo}"
 TIMEOUT="${TIMEOUT:-10m}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,8 +64,10 @@ fi
 
 log "Building $IMAGE"
 docker build --tag "$IMAGE" "$ROOT"
-log "Loading $IMAGE into the cluster's node"
-kind load docker-image "$IMAGE" --name "$CLUSTER_NAME"
+log "Building $PYTEST_IMAGE (the default image of pytest runners)"
+docker build --tag "$PYTEST_IMAGE" "$ROOT/images/runner-pytest"
+log "Loading $IMAGE and $PYTEST_IMAGE into the cluster's node"
+kind load docker-image "$IMAGE" "$PYTEST_IMAGE" --name "$CLUSTER_NAME"
 
 log "Installing the CRDs"
 kube apply --server-side -k "$ROOT/crds"
