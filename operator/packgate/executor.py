@@ -1,9 +1,12 @@
 """The executor: observes one Pack, asks the planner what to do, and does it.
 
 Owns: the order of side effects (status before Jobs, database before clearing a pending record),
-admission under the concurrency limits, log collection, and deferring records while PostgreSQL
-is away.  Must not: decide (the planner does), import kopf (the handlers do), or talk to the API
-server or the database except through `packgate.k8s` and `packgate.db`.
+admission under the concurrency limits, log collection, writing the status within its size
+budget (`bound_status`), and recording executions: written, deferred into the status while
+PostgreSQL is away (compact, capped: `defer`), or refused by PostgreSQL and reported (never
+retried).  Without a database configured nothing is recorded or deferred.  Must not: decide
+(the planner does), import kopf (the handlers do), or talk to the API server or the database
+except through `packgate.k8s` and `packgate.db`.
 """
 
 from __future__ import annotations
@@ -15,12 +18,28 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from packgate import metrics
 from packgate.api.spec import PackSpec, load_spec, pack_ref, runner_format
-from packgate.api.status import Comparison, PackStatus, dump, load_status
-from packgate.errors import DatabaseError, InvalidPack, KubernetesError
+from packgate.api.status import (
+    PENDING_BYTES,
+    PENDING_RECORDS_MAX,
+    TEXT_BYTES,
+    Comparison,
+    PackStatus,
+    bound_status,
+    capped_comparison,
+    clip,
+    defer,
+    load_status,
+    status_patch,
+)
+from packgate.errors import DatabaseError, DatabaseUnavailable, InvalidPack, KubernetesError, RecordRefused
 from packgate.history import case_key, compare
 from packgate.k8s.client import Kube
 from packgate.reconcile import plan as planner
@@ -43,19 +62,34 @@ log = logging.getLogger("packgate")
 
 Emit = Callable[[Event], Awaitable[None]]
 PENDING_RETRY_SECONDS = 10.0
-PENDING_CASES_KEPT = 500  # test cases kept in a record deferred into the Pack's status
-COMPARISON_NAMES_SHOWN = 10
 
 
 class Recorder:
-    """PostgreSQL, connected lazily and again after an outage; never blocks a verdict."""
+    """PostgreSQL, connected lazily and again after an outage; never blocks a verdict.  With
+    `migrate`, every (re)connection first applies pending migrations, so an operator that started
+    while PostgreSQL was down still gets its schema."""
 
-    def __init__(self, dsn: str | None, retry_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str | None,
+        retry_seconds: float = 10.0,
+        *,
+        migrate: bool = False,
+        migrations_dir: Path | None = None,
+    ) -> None:
         self.dsn = dsn
         self.retry_seconds = retry_seconds
+        self.migrate = migrate
+        self.migrations_dir = migrations_dir
         self._db: Any = None
         self._next_try = 0.0
         self._lock = asyncio.Lock()
+
+    @property
+    def configured(self) -> bool:
+        """Whether a database is configured at all (PACKGATE_DATABASE_URL); without one, nothing
+        is recorded and nothing is deferred."""
+        return self.dsn is not None
 
     async def database(self) -> Any:
         """The connected database, or None while it is unreachable (or not configured)."""
@@ -69,12 +103,32 @@ class Recorder:
             from packgate.db import Database
 
             try:
-                self._db = await Database.connect(self.dsn)
+                db = await Database.connect(self.dsn)
             except DatabaseError as exc:
                 log.warning("PostgreSQL unavailable, records are deferred: %s", exc)
                 self._next_try = time.monotonic() + self.retry_seconds
                 return None
+            if self.migrate and not await self._migrate(db):
+                self._next_try = time.monotonic() + self.retry_seconds
+                return None
+            self._db = db
             return self._db
+
+    async def _migrate(self, db: Any) -> bool:
+        """Apply pending migrations; False when the connection was lost meanwhile.  Any other
+        failure (e.g. no privilege to migrate: `packgate migrate` is run by someone else) is
+        logged and the connection used as it is."""
+        try:
+            for migration in await db.migrate(self.migrations_dir):
+                log.info("Applied migration %s", migration.name)
+        except DatabaseUnavailable as exc:
+            log.warning("PostgreSQL unavailable, records are deferred: %s", exc)
+            with contextlib.suppress(DatabaseError):
+                await db.close()
+            return False
+        except DatabaseError as exc:
+            log.warning("Migrations not applied: %s", exc)
+        return True
 
     async def lost(self) -> None:
         """Forget a connection that failed; the next call reconnects."""
@@ -89,6 +143,19 @@ class Recorder:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+class Outcome(StrEnum):
+    WRITTEN = "written"  # in PostgreSQL (now, or earlier: writing is idempotent)
+    DEFERRED = "deferred"  # PostgreSQL unavailable (or failing for a reason outside the record): retry
+    REFUSED = "refused"  # PostgreSQL refused the record's data: report it, never retry
+    NOT_CONFIGURED = "not-configured"  # no database: nothing is recorded
+
+
+@dataclass(frozen=True)
+class Recording:
+    outcome: Outcome
+    reason: str = ""
 
 
 @dataclass
@@ -131,8 +198,10 @@ class Executor:
             await self._write_status(obs, result.status)
             await self._create_jobs(obs, spec, result.status, result.create_jobs, paths)
             await self._emit_all(emit, result.events)
-        # Only a Pack with deferred records needs the extra read of its status.
-        if (obs.status.pending_records or deferred) and await self._flush_pending(namespace, name, emit):
+        # Only a Pack with deferred records needs the extra read of its status.  Without a database
+        # configured, records deferred earlier wait for one.
+        pending = obs.status.pending_records or deferred
+        if pending and self.recorder.configured and await self._flush_pending(namespace, name, emit):
             # Records still deferred: try again soon, whatever else the plan said.
             return min(result.requeue_after or PENDING_RETRY_SECONDS, PENDING_RETRY_SECONDS)
         return result.requeue_after
@@ -172,15 +241,13 @@ class Executor:
     # -- status --------------------------------------------------------------------------------
 
     async def _write_status(self, obs: Observed, status: PackStatus) -> None:
-        old = dump(obs.status)
-        new = dump(status)
-        if old == new:
-            return
-        patch: dict[str, Any] = dict(new)
-        for key in old:
-            if key not in new:
-                patch[key] = None
-        await self.kube.patch_pack_status(obs.pack.namespace, obs.pack.name, patch)
+        await self._patch_status(obs.pack.namespace, obs.pack.name, obs.status, status)
+
+    async def _patch_status(self, namespace: str, name: str, old: PackStatus, new: PackStatus) -> None:
+        """Merge-patch the status from `old` (as read) to `new`, bounded to its size budget."""
+        patch = status_patch(old, bound_status(new))
+        if patch:
+            await self.kube.patch_pack_status(namespace, name, patch)
 
     async def _emit_all(self, emit: Emit, events: list[Event]) -> None:
         for event in events:
@@ -267,22 +334,11 @@ class Executor:
             planner.with_status(obs, result.status), spec, collected, comparison
         )
         record = self._record(obs, spec, status, outcome, verdict.allowed)
-        recorded = await self._record_now(record)
+        recording = await self._record_now(record)
+        status, recorded_events = _after_recording(status, record, recording)
+        events.extend(recorded_events)
         last = status.last_execution
         assert last is not None
-        if recorded:
-            status = status.model_copy(update={"last_execution": last.model_copy(update={"recorded": True})})
-            events.append(Event("Normal", "RecordWritten", f"execution {current.id} recorded in PostgreSQL"))
-        else:
-            deferred = _cap_cases(record)
-            status = status.model_copy(update={"pending_records": [*status.pending_records, deferred]})
-            events.append(
-                Event(
-                    "Warning",
-                    "RecordDeferred",
-                    f"PostgreSQL unavailable: execution {current.id} will be recorded when it is back",
-                )
-            )
         await self._write_status(obs, status)
         metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(verdict.allowed).lower()).inc()
         for suite in last.suites:
@@ -299,7 +355,7 @@ class Executor:
             "allowed" if verdict.allowed else "blocked",
         )
         await self._emit_all(emit, result.events + events)
-        return not recorded
+        return recording.outcome is Outcome.DEFERRED
 
     def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult:
         """Read one runner's log (bounded, streamed) and judge it.  Blocking: runs in a thread."""
@@ -333,8 +389,11 @@ class Executor:
             return None
         try:
             previous = await db.last_case_statuses(obs.pack.uid, base)
-        except DatabaseError:
+        except DatabaseUnavailable:
             await self.recorder.lost()
+            return None
+        except DatabaseError as exc:
+            log.warning("No comparison with version %s of Pack %s: %s", base, obs.pack.name, exc)
             return None
         if not previous:
             return None
@@ -342,13 +401,7 @@ class Executor:
             case_key(suite.name, case.name): case.status for suite in collected.values() for case in suite.test_cases
         }
         diff = compare(previous, now)
-        return Comparison(
-            base_version=base,
-            regressions=sorted(diff.regressions)[:COMPARISON_NAMES_SHOWN],
-            fixes=sorted(diff.fixes)[:COMPARISON_NAMES_SHOWN],
-            added=len(diff.added),
-            removed=len(diff.removed),
-        )
+        return capped_comparison(base, diff.regressions, diff.fixes, len(diff.added), len(diff.removed))
 
     def _record(
         self, obs: Observed, spec: PackSpec, status: PackStatus, outcome: PackTestResult, allowed: bool
@@ -370,60 +423,108 @@ class Executor:
             "result": outcome.model_dump(mode="json"),
         }
 
-    async def _record_now(self, record: dict[str, Any]) -> bool:
+    async def _record_now(self, record: dict[str, Any]) -> Recording:
+        """Write one record.  Never raises: whatever happens, the verdict is written after it."""
+        if not self.recorder.configured:
+            return Recording(Outcome.NOT_CONFIGURED)
         db = await self.recorder.database()
         if db is None:
-            return False
+            return Recording(Outcome.DEFERRED)
         from packgate.db import ExecutionRecord
 
+        execution = record.get("execution_id", "?")
         try:
-            await db.record_execution(ExecutionRecord.model_validate(record))
-        except DatabaseError as exc:
-            log.warning("Deferred record %s: %s", record["execution_id"], exc)
+            parsed = ExecutionRecord.model_validate(record)
+        except ValidationError as exc:
+            return Recording(Outcome.REFUSED, f"the record is unreadable ({exc.error_count()} errors)")
+        try:
+            await db.record_execution(parsed)
+        except RecordRefused as exc:
+            return Recording(Outcome.REFUSED, str(exc))
+        except DatabaseUnavailable as exc:
+            log.warning("Deferred record %s: %s", execution, exc)
             await self.recorder.lost()
-            return False
-        return True
+            return Recording(Outcome.DEFERRED, str(exc))
+        except DatabaseError as exc:
+            log.warning("Deferred record %s: %s", execution, exc)
+            return Recording(Outcome.DEFERRED, str(exc))
+        except Exception:
+            log.exception("Deferred record %s: unexpected error", execution)
+            return Recording(Outcome.DEFERRED, "unexpected error (see the operator's log)")
+        return Recording(Outcome.WRITTEN)
 
     async def _flush_pending(self, namespace: str, name: str, emit: Emit) -> int:
-        """Write records deferred during an outage, then drop them from the status.  Returns how
-        many are still deferred."""
+        """Write records deferred during an outage, then drop them from the status (as well as
+        records PostgreSQL refused, once reported).  Returns how many are still deferred."""
         raw = await self.kube.get_pack(namespace, name)
         if raw is None:
             return 0
         status = load_status(raw.get("status"))
         if not status.pending_records:
             return 0
-        remaining = []
-        written = []
+        remaining: list[dict[str, Any]] = []
+        events: list[Event] = []
+        new = status
         for record in status.pending_records:
-            if await self._record_now(record):
-                written.append(record["execution_id"])
-            else:
+            recording = await self._record_now(record)
+            if recording.outcome in (Outcome.DEFERRED, Outcome.NOT_CONFIGURED):
                 remaining.append(record)
-        if not written:
+                continue
+            new, more = _after_recording(new, record, recording, deferred=True)
+            events.extend(more)
+        if len(remaining) == len(status.pending_records):
             return len(remaining)
-        last = status.last_execution
-        if last is not None and last.id in written:
-            last = last.model_copy(update={"recorded": True})
-        new = status.model_copy(update={"pending_records": remaining, "last_execution": last})
-        patch = dump(new)
-        patch.setdefault("pendingRecords", [])
-        await self.kube.patch_pack_status(namespace, name, patch)
-        for execution in written:
-            await emit(Event("Normal", "RecordWritten", f"deferred execution {execution} recorded in PostgreSQL"))
+        await self._patch_status(namespace, name, status, new.model_copy(update={"pending_records": remaining}))
+        await self._emit_all(emit, events)
         return len(remaining)
 
 
-def _cap_cases(record: dict[str, Any]) -> dict[str, Any]:
-    """A record small enough for the Pack's status: failing cases first, at most PENDING_CASES_KEPT."""
-    result = dict(record["result"])
-    budget = PENDING_CASES_KEPT
-    suites = []
-    for suite in result.get("test_suites", []):
-        cases = sorted(suite.get("test_cases", []), key=lambda c: c.get("status") == "passed")
-        kept = cases[: max(0, budget)]
-        budget -= len(kept)
-        trimmed = [{**c, "stdout": None, "stderr": None} for c in kept]
-        suites.append({**suite, "test_cases": trimmed})
-    result["test_suites"] = suites
-    return {**record, "result": result}
+def _after_recording(
+    status: PackStatus, record: dict[str, Any], recording: Recording, *, deferred: bool = False
+) -> tuple[PackStatus, list[Event]]:
+    """The status and Events after trying to write `record` (`deferred`: from pendingRecords)."""
+    execution = str(record.get("execution_id", "?"))
+    last = status.last_execution
+    mine = last is not None and last.id == execution
+    events: list[Event] = []
+    if recording.outcome is Outcome.WRITTEN:
+        metrics.RECORDS_WRITTEN.inc()
+        compacted = record.get("compacted") or {}
+        note = ""
+        if compacted.get("cases_omitted"):
+            note = f" (compacted: {compacted['cases_omitted']} test cases left out while it was deferred)"
+        what = "deferred execution" if deferred else "execution"
+        events.append(Event("Normal", "RecordWritten", f"{what} {execution} recorded in PostgreSQL{note}"))
+        if mine and last is not None:
+            last = last.model_copy(update={"recorded": True, "record_error": None})
+    elif recording.outcome is Outcome.REFUSED:
+        metrics.RECORDS_REFUSED.inc()
+        reason = clip(recording.reason, TEXT_BYTES)
+        events.append(
+            Event("Warning", "RecordRefused", f"execution {execution} is not recorded, and not retried: {reason}")
+        )
+        if mine and last is not None:
+            last = last.model_copy(update={"record_error": reason})
+    elif recording.outcome is Outcome.DEFERRED:
+        metrics.RECORDS_DEFERRED.inc()
+        deferral = defer(status.pending_records, record)
+        status = status.model_copy(update={"pending_records": deferral.pending})
+        because = f" ({recording.reason})" if recording.reason else ""
+        events.append(
+            Event(
+                "Warning",
+                "RecordDeferred",
+                f"PostgreSQL unavailable: execution {execution} will be recorded when it is back{because}",
+            )
+        )
+        for dropped in deferral.dropped:
+            metrics.RECORDS_DROPPED.inc()
+            events.append(
+                Event(
+                    "Warning",
+                    "RecordDropped",
+                    f"deferred record of execution {dropped.get('execution_id', '?')} dropped: at most "
+                    f"{PENDING_RECORDS_MAX} records ({PENDING_BYTES // 1024} KiB) wait in the status for PostgreSQL",
+                )
+            )
+    return status.model_copy(update={"last_execution": last}), events

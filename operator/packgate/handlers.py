@@ -2,8 +2,10 @@
 
 Owns: registering handlers on an explicit registry (nothing registers at import), the operator's
 startup and cleanup, one reconcile daemon per Pack woken by Pack, Job and Pod events, the
-retention timer, and turning Packgate errors into kopf's retry semantics.  Must not: decide
-anything (the planner does) or talk to the API server directly (the executor does, via k8s).
+retention timer, and turning Packgate errors into kopf's retry semantics as
+`packgate.errors.retry_delay` says (`kopf_error`; in the daemon loop, permanent errors wait for a
+change and temporary ones are retried after their delay).  Must not: decide anything (the
+planner does) or talk to the API server directly (the executor does, via k8s).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import logging
 import os
 import secrets
 import socket
-from pathlib import Path
 from typing import Any
 
 import kopf
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
-from packgate.errors import DatabaseError, KubernetesError
+from packgate.errors import DatabaseError, KubernetesError, PackgateError, retry_delay
 from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube, load_api_client
 from packgate.reconcile.plan import Event
@@ -78,10 +79,21 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             settings.peering.mandatory = False
         else:
             settings.peering.standalone = True
-        kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig))
-        recorder = Recorder(ours.database_url.get_secret_value() if ours.database_url else None)
-        if recorder.dsn is not None:
-            await _migrate(recorder.dsn, ours.migrations_dir)
+        try:
+            kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig))
+        except PackgateError as exc:
+            raise kopf_error(exc) from exc
+        recorder = Recorder(
+            ours.database_url.get_secret_value() if ours.database_url else None,
+            migrate=True,
+            migrations_dir=ours.migrations_dir,
+        )
+        if recorder.configured:
+            # Connects and applies migrations now; unreachable, it only defers records (and
+            # migrates when it is back).
+            await recorder.database()
+        else:
+            log.warning("PACKGATE_DATABASE_URL is not set: verdicts are written, no history is kept")
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder)
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
@@ -111,14 +123,13 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                 assert executor is not None
                 try:
                     delay = await executor.reconcile(namespace, name, emit)
-                except KubernetesError as exc:
-                    metrics.RECONCILE_ERRORS.labels(kind="kubernetes").inc()
-                    log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, ERROR_BACKOFF_SECONDS)
-                    delay = ERROR_BACKOFF_SECONDS
-                except DatabaseError as exc:
-                    metrics.RECONCILE_ERRORS.labels(kind="database").inc()
-                    log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, ERROR_BACKOFF_SECONDS)
-                    delay = ERROR_BACKOFF_SECONDS
+                except PackgateError as exc:
+                    metrics.RECONCILE_ERRORS.labels(kind=_kind(exc)).inc()
+                    delay = retry_delay(exc)
+                    if delay is None:
+                        log.warning("Pack %s/%s: %s; waiting for a change", namespace, name, exc)
+                    else:
+                        log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, delay)
                 except Exception:
                     metrics.RECONCILE_ERRORS.labels(kind="unexpected").inc()
                     log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
@@ -160,21 +171,22 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
-async def _migrate(dsn: str, directory: Path | None) -> None:
-    """Apply pending migrations at startup; an unreachable database only defers records."""
-    from packgate.db import Database
+def kopf_error(exc: PackgateError) -> kopf.PermanentError | kopf.TemporaryError:
+    """kopf's form of a Packgate error: permanent when retrying the same thing won't help,
+    temporary (with Packgate's delay) otherwise."""
+    delay = retry_delay(exc)
+    if delay is None:
+        return kopf.PermanentError(str(exc))
+    return kopf.TemporaryError(str(exc), delay=delay)
 
-    try:
-        db = await Database.connect(dsn)
-        try:
-            applied = await db.migrate(directory)
-        finally:
-            await db.close()
-    except DatabaseError as exc:
-        log.warning("Migrations not applied at startup (%s); records are deferred until PostgreSQL is back", exc)
-        return
-    for migration in applied:
-        log.info("Applied migration %s", migration.name)
+
+def _kind(exc: PackgateError) -> str:
+    """The `kind` label of packgate_reconcile_errors."""
+    if isinstance(exc, DatabaseError):
+        return "database"
+    if isinstance(exc, KubernetesError):
+        return "kubernetes"
+    return "packgate"
 
 
 async def _serve_health(runtime: Runtime, port: int) -> web.AppRunner:

@@ -25,6 +25,26 @@ RUNNER_ERRORS = Counter(
 RECONCILE_ERRORS = Counter(
     "packgate_reconcile_errors", "Reconcile passes that failed and were retried.", ["kind"], registry=REGISTRY
 )
+RECORDS_WRITTEN = Counter(
+    "packgate_records_written",
+    "Execution records written to PostgreSQL (at once or after a deferral).",
+    registry=REGISTRY,
+)
+RECORDS_DEFERRED = Counter(
+    "packgate_records_deferred",
+    "Execution records deferred into the Pack's status because PostgreSQL could not take them.",
+    registry=REGISTRY,
+)
+RECORDS_REFUSED = Counter(
+    "packgate_records_refused",
+    "Execution records PostgreSQL refused (constraint violation, bad data); they are not retried.",
+    registry=REGISTRY,
+)
+RECORDS_DROPPED = Counter(
+    "packgate_records_dropped",
+    "Deferred execution records dropped, oldest first, because more were waiting than the status holds.",
+    registry=REGISTRY,
+)
 PACKS_WATCHED = Gauge("packgate_packs", "Packs this operator is reconciling.", registry=REGISTRY)
 
 

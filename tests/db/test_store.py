@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 from localpg import PostgresServer, free_port
-from packgate.db import Database
-from packgate.errors import DatabaseError, DatabaseUnavailable
+from packgate.db import Compaction, Database
+from packgate.errors import DatabaseError, DatabaseUnavailable, RecordRefused
 from packgate.history import compare
 from packgate.results import PackTestResult, RunStatus, TestCaseResult, combine, error_suite, suite_from_cases
 from packgate.results import TestStatus as T
@@ -373,3 +374,43 @@ def test_outage_then_recovery(
     assert asyncio.run(main()) == [True, "DatabaseUnavailable", True, False]
     keys = sql("SELECT idempotency_key FROM packgate.pack_test_execution ORDER BY execution_time")
     assert [r["idempotency_key"] for r in keys] == ["k-before", "k-during"]
+
+
+def test_a_compacted_record_says_so_and_is_no_comparison_base(
+    run_db: Run, make_result: Run, make_record: Run, sql: Run
+) -> None:
+    """A record written from a compact deferred record keeps its `compacted` note in the stored
+    result (read back by latest_execution); with cases left out it is not a base to compare with."""
+    full = make_record(make_result({"s::a": T.PASSED, "s::b": T.PASSED}, when=NOW - timedelta(hours=1)), "k-full")
+    compact = make_result({"s::b": T.FAILED}, when=NOW)
+    compact = compact.model_copy(update={"total_tests": 2, "passed": 1, "failed": 1})
+    note = Compaction(cases_kept=1, cases_omitted=1)
+    compacted = make_record(compact, "k-compact").model_copy(update={"compacted": note})
+
+    async def body(db: Database) -> Any:
+        await db.record_execution(full)
+        await db.record_execution(compacted)
+        return await db.latest_execution("default", "core"), await db.last_case_statuses("uid-core", "1.0.0")
+
+    latest, base = run_db(body)
+    assert (latest.execution_id, latest.compacted, latest.result) == ("k-compact", note, compact)
+    assert base == {"s::a": T.PASSED, "s::b": T.PASSED}
+    stored = sql(
+        "SELECT result->'compacted' AS note FROM packgate.pack_test_execution WHERE execution_id = 'k-compact'"
+    )
+    assert json.loads(stored[0]["note"]) == {"cases_kept": 1, "cases_omitted": 1, "suites_omitted": 0}
+
+
+def test_a_record_the_database_refuses_raises_record_refused(run_db: Run, make_result: Run, make_record: Run) -> None:
+    """Counts that don't add up violate a CHECK constraint: RecordRefused (not retried), with the
+    database's one-line reason, and nothing is written."""
+    bad = make_result({"s::a": T.PASSED}).model_copy(update={"total_tests": 5})
+
+    async def body(db: Database) -> Any:
+        with pytest.raises(RecordRefused) as caught:
+            await db.record_execution(make_record(bad, "k-bad"))
+        return caught.value, await db.history("default", "core")
+
+    refused, history = run_db(body)
+    assert "valid_test_counts" in str(refused) and "\n" not in str(refused)
+    assert history == []

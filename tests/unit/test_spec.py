@@ -213,7 +213,8 @@ def test_parse_duration_rejects(bad: str | int) -> None:
 
 
 def test_load_status_of_garbage_starts_over() -> None:
-    """An unreadable (hand-edited) status becomes an empty status instead of a crash."""
+    """An unreadable (hand-edited) status field starts over instead of crashing (see test_status
+    for what is kept)."""
     assert load_status({"phase": "Exploded"}).phase is Phase.PENDING
     assert load_status(None) == load_status({})
 

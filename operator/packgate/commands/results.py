@@ -176,6 +176,11 @@ def render(report: Report, history: int) -> str:
             f"rate {_rate(latest.pass_rate)}   duration {_duration(latest.duration_ms)}   "
             f"allowed {_yes(latest.allowed)}{'   forced' if latest.forced else ''}"
         )
+        if latest.compacted is not None and latest.compacted.cases_omitted:
+            lines.append(
+                f"  compacted: recorded after PostgreSQL was away, {latest.compacted.cases_omitted} "
+                "test cases left out (the counts are whole)"
+            )
         rows = []
         for suite in latest.result.test_suites:
             failing = [c.name for c in suite.test_cases if c.status in ("failed", "error")]

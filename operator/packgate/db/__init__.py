@@ -3,7 +3,7 @@
     store       Database (the asyncpg pool and every query)
     migrations  loading and applying migrations/NNNN_name.sql under an advisory lock
     models      ExecutionRecord and the read models (plain pydantic, no asyncpg)
-    _errors     asyncpg/OS errors -> DatabaseError / DatabaseUnavailable
+    _errors     asyncpg/OS errors -> DatabaseUnavailable (outage) / RecordRefused (bad data) / DatabaseError
 
 Must not: decide verdicts or talk to Kubernetes.  Importing this package opens nothing and does
 not import asyncpg: `Database` and the migration helpers are loaded on first use, so commands can
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from packgate.db.models import (
+    Compaction,
     ExecutionDetail,
     ExecutionRecord,
     ExecutionSummary,
@@ -36,6 +37,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Compaction",
     "Database",
     "ExecutionDetail",
     "ExecutionRecord",

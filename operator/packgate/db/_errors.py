@@ -1,7 +1,18 @@
-"""Turns asyncpg and socket errors into Packgate's DatabaseError / DatabaseUnavailable.
+"""Turns asyncpg and socket errors into Packgate's DatabaseUnavailable, RecordRefused or
+DatabaseError.
 
-Owns: the decision which failures mean "PostgreSQL can't be reached right now" (records are
-deferred and retried) and which mean "PostgreSQL refused this call" (a bug or a bad row).
+Owns: the decision, by exception type, what a failure means (`classify`):
+
+- an outage -- PostgreSQL can't be used right now (connection refused/reset/lost, timeouts, too
+  many connections or other resources exhausted, a server shutting down or starting up, a
+  cancelled statement, a serialization failure or deadlock): DatabaseUnavailable, records are
+  deferred and retried;
+- a refusal -- PostgreSQL (or the driver) refused this data (class 22 data exceptions, class 23
+  integrity constraint violations, class 54 program limits, a value the driver can't encode):
+  RecordRefused, retrying the same record would fail the same way;
+- anything else -- a missing table, a missing privilege, a bug: DatabaseError (records are kept
+  deferred and retried: the cause is not in the record).
+
 Must not: leak a password into a message; messages are one line.
 """
 
@@ -10,23 +21,54 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import asyncpg
 import asyncpg.exceptions
+import asyncpg.exceptions._base
 
-from packgate.errors import DatabaseError, DatabaseUnavailable, PackgateError
+from packgate.errors import DatabaseError, DatabaseUnavailable, PackgateError, RecordRefused
 
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
+
+class Failure(StrEnum):
+    """What a database failure means for the call that failed."""
+
+    OUTAGE = "outage"  # PostgreSQL can't be used now: defer and retry
+    REFUSED = "refused"  # this data is refused: retrying the same call fails again
+    FAILED = "failed"  # neither: a setup problem (schema, privileges) or a bug
+    FOREIGN = "foreign"  # not a database error at all
+
+
+_REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.DataError,  # class 22: invalid text, out of range, bad encoding...
+    asyncpg.exceptions.IntegrityConstraintViolationError,  # class 23: check, not null, unique, foreign key
+    asyncpg.exceptions.TransactionIntegrityConstraintViolationError,  # 40002: a deferred constraint, at commit
+    asyncpg.exceptions.ProgramLimitExceededError,  # class 54: a row, an index entry or a statement too big
+    asyncpg.exceptions._base.DataError,  # the driver could not encode an argument
+)
+
+_OUTAGE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable, DNS
     TimeoutError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,  # class 08: connection exceptions, connection does not exist
-    asyncpg.exceptions.AdminShutdownError,  # 57P01: the server is shutting down
-    asyncpg.exceptions.CrashShutdownError,  # 57P02
-    asyncpg.exceptions.CannotConnectNowError,  # 57P03: the server is starting up
-    asyncpg.exceptions.TooManyConnectionsError,  # 53300
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full, out of memory
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, statement cancelled
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization failure, deadlock
+    asyncpg.InterfaceError,  # the client side of the connection is closed or unusable
 )
+
+
+def classify(exc: BaseException) -> Failure:
+    """What `exc`, raised by asyncpg or the socket under it, means.  Pure: by type only."""
+    if isinstance(exc, _REFUSED):
+        return Failure.REFUSED
+    if isinstance(exc, _OUTAGE):
+        return Failure.OUTAGE
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.exceptions._base.InternalClientError):
+        return Failure.FAILED
+    return Failure.FOREIGN
 
 
 def describe_target(dsn: str) -> str:
@@ -52,12 +94,13 @@ def one_line(exc: BaseException) -> str:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, _UNAVAILABLE)
+    return classify(exc) is Failure.OUTAGE
 
 
 @contextmanager
 def translated(target: str, *, connecting: bool = False) -> Iterator[None]:
-    """Re-raise asyncpg/OS errors as DatabaseUnavailable or DatabaseError (`raise ... from`).
+    """Re-raise asyncpg/OS errors as DatabaseUnavailable, RecordRefused or DatabaseError
+    (`raise ... from`), as `classify` says.
 
     While `connecting`, every failure means the database can't be used yet (refused, timed out,
     starting up, wrong password, missing database): DatabaseUnavailable.
@@ -67,8 +110,11 @@ def translated(target: str, *, connecting: bool = False) -> Iterator[None]:
     except PackgateError:
         raise
     except Exception as exc:
-        if connecting or is_unavailable(exc):
+        failure = classify(exc)
+        if connecting or failure is Failure.OUTAGE:
             raise DatabaseUnavailable(f"cannot reach PostgreSQL at {target}: {one_line(exc)}") from exc
-        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        if failure is Failure.REFUSED:
+            raise RecordRefused(f"PostgreSQL at {target} refused the data: {one_line(exc)}") from exc
+        if failure is Failure.FAILED:
             raise DatabaseError(f"PostgreSQL at {target} failed a call: {one_line(exc)}") from exc
         raise

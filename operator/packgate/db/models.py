@@ -1,6 +1,6 @@
 """Typed values going into and coming out of the database layer.
 
-Owns: ExecutionRecord (what the operator asks to record) and the read models (PackInfo,
+Owns: ExecutionRecord (what the operator asks to record), Compaction, and the read models (PackInfo,
 ExecutionSummary, ExecutionDetail, PackStats, FlakyTest).  Must not: import asyncpg or hold SQL;
 rows become these models inside `packgate.db.store` and never travel further as records.
 """
@@ -21,9 +21,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Compaction(_Frozen):
+    """How a record deferred into the Pack's status (PostgreSQL was away) was cut down to fit it:
+    counts, verdict and suites are whole, test cases are kept failing-first within a byte budget,
+    without their output and with clipped messages.  Stored inside the result JSON as `compacted`."""
+
+    cases_kept: int = Field(ge=0)
+    cases_omitted: int = Field(ge=0, description="test cases of the result left out (no pack_test_case row)")
+    suites_omitted: int = Field(default=0, ge=0, description="suites left out (their counts are in the totals)")
+
+
 class ExecutionRecord(_Frozen):
     """One execution to record, with everything needed to write it later (when the database was
-    down at the time): the Pack's identity, the verdict and the full result."""
+    down at the time): the Pack's identity, the verdict and the result (compacted when it was
+    deferred)."""
 
     pack_uid: str = Field(min_length=1, description="metadata.uid of the Pack")
     namespace: str = Field(min_length=1)
@@ -37,6 +48,7 @@ class ExecutionRecord(_Frozen):
     forced: bool = False
     allowed: bool = Field(description="whether the verdict allowed the version to be active")
     result: PackTestResult
+    compacted: Compaction | None = Field(default=None, description="set when written from a compact deferred record")
 
 
 class PackInfo(_Frozen):
@@ -82,6 +94,7 @@ class ExecutionDetail(ExecutionSummary):
     """One execution with its full result (a row of the pack_latest_test view)."""
 
     result: PackTestResult
+    compacted: Compaction | None = None
 
 
 class PackStats(_Frozen):

@@ -2,8 +2,10 @@
 
 Owns: connecting (short timeouts), applying migrations, recording executions exactly once
 (idempotency key), and the reads behind regressions, `packgate results` and retention.  Every
-asyncpg/OS error leaves as DatabaseUnavailable (can't reach PostgreSQL: defer and retry) or
-DatabaseError (PostgreSQL refused the call), raised `from` the original.
+asyncpg/OS error leaves as DatabaseUnavailable (can't reach PostgreSQL: defer and retry),
+RecordRefused (PostgreSQL refused the data: don't retry it) or DatabaseError (anything else),
+raised `from` the original (see `_errors.classify`).  A record written from a compact deferred
+record keeps its `compacted` note inside the stored result JSON (no column needed).
 Must not: decide verdicts, talk to Kubernetes, or hand asyncpg records to callers (they get the
 models of `packgate.db.models`).
 """
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 from packgate.db._errors import describe_target, translated
 from packgate.db.migrations import Migration, apply_migrations, load_migrations
 from packgate.db.models import (
+    Compaction,
     ExecutionDetail,
     ExecutionRecord,
     ExecutionSummary,
@@ -84,6 +87,8 @@ SELECT $1, c.suite_name, c.runner_type, c.case_name, c.status, c.duration_ms, c.
        AS c (suite_name, runner_type, case_name, status, duration_ms, error_message)
 """
 
+# An execution written from a compacted record with test cases left out is no base to compare
+# with: its missing passing cases would look like removed tests.
 _LAST_CASE_STATUSES = """
 SELECT c.suite_name, c.case_name, c.status
   FROM packgate.pack_test_case AS c
@@ -93,6 +98,7 @@ SELECT c.suite_name, c.case_name, c.status
           JOIN packgate.pack AS p ON p.id = e.pack_id
          WHERE p.uid = $1 AND e.pack_version = $2
            AND ($3::text IS NULL OR e.idempotency_key <> $3)
+           AND COALESCE((e.result -> 'compacted' ->> 'cases_omitted')::bigint, 0) = 0
            AND EXISTS (SELECT 1 FROM packgate.pack_test_case AS x WHERE x.execution_id = e.id)
          ORDER BY e.execution_time DESC, e.id DESC
          LIMIT 1)
@@ -181,8 +187,16 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _result_json(result: PackTestResult) -> str:
-    return json.dumps(_scrub(result.model_dump(mode="json")), separators=(",", ":"), ensure_ascii=False)
+def _result_json(result: PackTestResult, compacted: Compaction | None = None) -> str:
+    """The result as stored in pack_test_execution.result; a compacted record says so there."""
+    data = result.model_dump(mode="json")
+    if compacted is not None:
+        data[_COMPACTED] = compacted.model_dump(mode="json")
+    return json.dumps(_scrub(data), separators=(",", ":"), ensure_ascii=False)
+
+
+_COMPACTED = "compacted"
+"""Key of the Compaction note inside a stored result (not a PackTestResult field)."""
 
 
 _CaseColumns = tuple[list[str], list[str], list[str], list[str], list[int], list[str | None]]
@@ -348,7 +362,7 @@ class Database:
                     result.duration_ms,
                     record.forced,
                     record.allowed,
-                    _result_json(result),
+                    _result_json(result, record.compacted),
                 )
                 if execution is None:  # recorded concurrently by another writer
                     return False
@@ -410,13 +424,17 @@ class Database:
         if row is None:
             return None
         try:
-            result = PackTestResult.model_validate_json(row["result"])
-        except ValidationError as exc:
+            stored = json.loads(row["result"])
+            note = stored.pop(_COMPACTED, None) if isinstance(stored, dict) else None
+            result = PackTestResult.model_validate(stored)
+            compacted = None if note is None else Compaction.model_validate(note)
+        except (ValueError, ValidationError) as exc:
+            errors = f"{exc.error_count()} errors" if isinstance(exc, ValidationError) else "not JSON"
             raise DatabaseError(
                 f"stored result of execution {row['execution_id']} does not match this Packgate's result "
-                f"model ({exc.error_count()} errors)"
+                f"model ({errors})"
             ) from exc
-        return ExecutionDetail.model_validate({**_summary_fields(row), "result": result})
+        return ExecutionDetail.model_validate({**_summary_fields(row), "result": result, "compacted": compacted})
 
     async def stats(self, namespace: str, name: str) -> PackStats | None:
         """get_pack_test_stats() of the Pack; None when the Pack was never seen."""

@@ -10,6 +10,7 @@ out.  The executor performs the actions; nothing here does I/O.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from packgate.api.status import (
     RunnerError,
     SuiteSummary,
     Trigger,
+    bound_execution,
     merge_conditions,
     timestamp,
 )
@@ -45,7 +47,7 @@ FATAL_WAITING = {
 
 SOURCE_RECHECK_SECONDS = 10.0
 RUNNING_RECHECK_SECONDS = 5.0
-FAILING_TESTS_SHOWN = 10
+RETEST_TOKEN_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,9 @@ def wanted_execution(obs: Observed, spec: PackSpec) -> Wanted | None:
     if last.spec_hash != digest:
         token = f"{digest}:after:{last.id}"
         return Wanted(execution_id(uid, digest, Trigger.UPDATE, token), Trigger.UPDATE, token, digest)
-    if obs.retest and obs.retest != status.retest_token:
-        token = f"retest:{obs.retest}:after:{last.id}"
+    retest = retest_token(obs.retest)
+    if retest and retest != status.retest_token:
+        token = f"retest:{retest}:after:{last.id}"
         return Wanted(execution_id(uid, digest, Trigger.MANUAL, token), Trigger.MANUAL, token, digest)
     interval = spec.testing.revalidate_seconds if spec.testing else None
     if interval and last.finished_at:
@@ -159,6 +162,15 @@ def wanted_execution(obs: Observed, spec: PackSpec) -> Wanted | None:
             token = f"validation:{last.finished_at}"
             return Wanted(execution_id(uid, digest, Trigger.VALIDATION, token), Trigger.VALIDATION, token, digest)
     return None
+
+
+def retest_token(value: str | None) -> str | None:
+    """The retest annotation's value as status keeps it (retestToken, the execution's token):
+    itself, or its digest when longer than RETEST_TOKEN_CHARS, so an annotation of any size
+    keeps the status small."""
+    if value is None or len(value) <= RETEST_TOKEN_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def validation_due_in(obs: Observed, spec: PackSpec) -> float | None:
@@ -388,7 +400,7 @@ def _in_progress(
         message=message,
         current_execution=current,
         queue_position=position,
-        retest_token=obs.retest if current.trigger is Trigger.MANUAL else obs.status.retest_token,
+        retest_token=retest_token(obs.retest) if current.trigger is Trigger.MANUAL else obs.status.retest_token,
     )
 
 
@@ -645,7 +657,8 @@ def conclude(
     verdict = decide(policy_of(spec), result)
     failing = [
         f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
-    ][:FAILING_TESTS_SHOWN]
+    ]
+    # Bounded here, where every failing test is known, so failingTestsOmitted counts them all.
     summary = ExecutionSummary(
         id=current.id,
         trigger=current.trigger,
@@ -680,6 +693,7 @@ def conclude(
         failing_tests=failing,
         comparison=comparison,
     )
+    summary = bound_execution(summary)
     status = obs.status.model_copy(update={"last_execution": summary})
     new, events = verdict_status(with_status(obs, status), spec, summary, verdict)
     events = _verdict_events(spec, result, verdict) + events
