@@ -358,7 +358,9 @@ class Executor:
         return recording.outcome is Outcome.DEFERRED
 
     def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult:
-        """Read one runner's log (bounded, streamed) and judge it.  Blocking: runs in a thread."""
+        """Read one runner's whole log, streamed through the collector in bounded memory, and judge
+        it; past PACKGATE_LOG_LIMIT_BYTES the reading stops (the collector makes that an error).
+        Blocking: runs in a thread."""
         if item.pod is None:
             return error_suite(
                 item.runner, item.runner_type, "the runner's pod is gone; no log to read", job_name=item.job
@@ -369,12 +371,14 @@ class Executor:
             runner_type=item.runner_type,
             result_format=str(runner_format(runner)),
             result_path=runner.result_path,
+            log_limit=self.settings.log_limit_bytes,
         )
         try:
-            for line in self.kube.stream_log_lines(
-                namespace, item.pod, RUNNER_CONTAINER, self.settings.log_limit_bytes
-            ):
-                collector.feed(line)
+            with contextlib.closing(self.kube.stream_log_lines(namespace, item.pod, RUNNER_CONTAINER)) as pieces:
+                for piece in pieces:
+                    collector.feed_piece(piece)
+                    if collector.over_limit:
+                        break
         except KubernetesError as exc:
             message = runner_error(f"could not read the log: {exc}", collector.tail.lines())
             return error_suite(item.runner, item.runner_type, message, job_name=item.job)

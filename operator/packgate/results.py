@@ -4,6 +4,12 @@ Owns: TestStatus, TestCaseResult, TestSuiteResult, PackTestResult, and the pure 
 turns test cases into counts, pass rates and statuses.  Must not: do I/O, or know about Kubernetes,
 kopf or PostgreSQL.  Parsers produce TestSuiteResult; the executor combines suites into a
 PackTestResult; the database stores PackTestResult as JSON.
+
+Text limits: a test case keeps at most `NAME_LIMIT` bytes (UTF-8) of its name, `MESSAGE_LIMIT` of
+its error message and `OUTPUT_LIMIT` of each of its stdout and stderr.  A longer text is cut at a
+character boundary and ends with `... [truncated N bytes]` (N counts every byte not kept), the
+whole within the limit; `TestCaseResult` applies them, so every way of building a case obeys
+them and validating a case again changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +18,40 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_LIMIT = 1024
+"""Bytes (UTF-8) kept of a test case's name."""
+
+MESSAGE_LIMIT = 4096
+"""Bytes (UTF-8) kept of a test case's error message."""
+
+OUTPUT_LIMIT = 16384
+"""Bytes (UTF-8) kept of a test case's stdout, and of its stderr."""
+
+
+def utf8_len(text: str) -> int:
+    """The length of `text` in UTF-8 bytes, without encoding it when it can be avoided."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def truncation_mark(dropped: int, separator: str = "\n") -> str:
+    """What ends a cut text: `\\n... [truncated 12345 bytes]`."""
+    return f"{separator}... [truncated {dropped} bytes]"
+
+
+def truncate_text(text: str, limit: int, *, dropped: int = 0, separator: str = "\n") -> str:
+    """`text` within `limit` UTF-8 bytes.  Unchanged when it fits and nothing was `dropped` before
+    it reached here; else its first bytes, cut at a character boundary, then `truncation_mark`
+    counting every byte not kept (`dropped` included), the whole at most `limit` bytes."""
+    if not dropped and (len(text) * 4 <= limit or utf8_len(text) <= limit):
+        return text
+    encoded = text.encode("utf-8", "surrogatepass")
+    # The mark's own length depends on the count; reserve room for the longest count possible.
+    room = max(0, limit - len(truncation_mark(len(encoded) + dropped, separator)))
+    kept = encoded[:room].decode("utf-8", "ignore")
+    cut = len(encoded) - utf8_len(kept) + dropped
+    return kept + truncation_mark(cut, separator)
 
 
 class TestStatus(StrEnum):
@@ -51,6 +90,21 @@ class TestCaseResult(_Model):
     error_message: str | None = None
     stdout: str | None = None
     stderr: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _bounded_name(cls, value: str) -> str:
+        return truncate_text(value, NAME_LIMIT, separator=" ")
+
+    @field_validator("error_message")
+    @classmethod
+    def _bounded_message(cls, value: str | None) -> str | None:
+        return None if value is None else truncate_text(value, MESSAGE_LIMIT)
+
+    @field_validator("stdout", "stderr")
+    @classmethod
+    def _bounded_output(cls, value: str | None) -> str | None:
+        return None if value is None else truncate_text(value, OUTPUT_LIMIT)
 
 
 class TestSuiteResult(_Model):

@@ -73,7 +73,11 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Test Jobs running at once in one namespace; more are Queued."
     )
     log_limit_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="Most bytes of a runner pod's log that are read."
+        default=1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Safety cap on a runner's log: the whole log is streamed (in bounded memory) up to this many "
+        "bytes (counted as decoded characters); a longer log is a runner error saying so, with its last lines. "
+        "Also the most a result file may weigh once decompressed.",
     )
     job_ttl_seconds: int = Field(
         default=3600, ge=0, description="ttlSecondsAfterFinished of test Jobs (kept this long for kubectl logs)."

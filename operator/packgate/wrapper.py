@@ -1,33 +1,53 @@
 """The runner wrapper: a small POSIX-sh script that runs a pack's tests and frames the result file,
 and the pure code that reads its output back.
 
-Owns: the wrapper script, the framing protocol, the judgement of one runner's output (parse,
-then cross-check with the exit code) and the wording of a runner error (why, then the last lines
-of the runner's own output).  Used identically by the cluster (Jobs) and by `packgate run` (local
-processes).  Must not: do I/O beyond consuming the lines it is given.
+Owns: the wrapper script, the framing protocol (and decoding a frame, in bounded memory), the
+judgement of one runner's output (parse, then cross-check with the exit code) and the wording of a
+runner error (why, then the last lines of the runner's own output).  Used identically by the
+cluster (Jobs) and by `packgate run` (local processes).  Must not: do I/O beyond consuming the
+lines it is given.
 
-Protocol, one marker per line, each carrying the execution's nonce:
+Protocol, one marker per line, each carrying the execution's nonce; the frame comes last, so a
+log rotated or read from its end still holds it:
 
     <runner output ...>
-    packgate:result-begin <nonce> <path>
-    <the result file, verbatim>
-    packgate:result-end <nonce>
-    packgate:result-missing <nonce> <path>        (instead, when the file was not written)
+    packgate:result-begin <nonce> <path> gzip+base64
+    <the result file, gzip-compressed, base64-encoded in 76-character lines>
+    packgate:result-end <nonce> <sha256 of the file, or -> <size of the file in bytes>
     packgate:exit <nonce> <code>
 
-Markers whose nonce does not match are ordinary output: a test cannot forge results.
+Without `gzip` or `base64` in the image the file goes verbatim (the frame before compression;
+nothing to check it against):
+
+    packgate:result-begin <nonce> <path> plain
+    <the result file, verbatim>
+    packgate:result-end <nonce>
+
+and when the file was not written:
+
+    packgate:result-missing <nonce> <path>
+
+Markers whose nonce does not match are ordinary output: a test cannot forge results.  A
+compressed frame is decoded as it streams (base64 line by line, then zlib in bounded steps, then
+UTF-8, then lines for the result parser) and checked against its size and digest; a frame cut,
+corrupt or not matching is a runner error ("the result file arrived damaged ..."), never a
+verdict on half a file.
 """
 
 from __future__ import annotations
 
+import binascii
+import codecs
+import hashlib
 import secrets
 import unicodedata
+import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from packgate.errors import ParseError
-from packgate.parsing import LineParser, make_parser
+from packgate.parsing import LineParser, LineSplitter, make_parser
 from packgate.parsing._common import strip_ansi
 from packgate.results import RunStatus, TestSuiteResult, error_suite
 
@@ -36,13 +56,23 @@ cd "${PACKGATE_WORKSPACE:-.}" || { echo "packgate: workspace ${PACKGATE_WORKSPAC
 "$@" 2>&1
 rc=$?
 if [ -n "${PACKGATE_RESULT_PATH:-}" ]; then
-  if [ -f "$PACKGATE_RESULT_PATH" ]; then
-    echo "packgate:result-begin $PACKGATE_NONCE $PACKGATE_RESULT_PATH"
-    cat "$PACKGATE_RESULT_PATH"
+  pg_file=$PACKGATE_RESULT_PATH
+  if [ ! -f "$pg_file" ]; then
+    echo "packgate:result-missing $PACKGATE_NONCE $pg_file"
+  elif command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1; then
+    pg_sum=-
+    if command -v sha256sum >/dev/null 2>&1; then
+      pg_sum=$(sha256sum < "$pg_file") && pg_sum=${pg_sum%% *} || pg_sum=-
+    fi
+    pg_size=$(wc -c < "$pg_file") && pg_size=${pg_size##* } || pg_size=-
+    echo "packgate:result-begin $PACKGATE_NONCE $pg_file gzip+base64"
+    gzip -c < "$pg_file" | base64
+    echo "packgate:result-end $PACKGATE_NONCE ${pg_sum:--} ${pg_size:--}"
+  else
+    echo "packgate:result-begin $PACKGATE_NONCE $pg_file plain"
+    cat "$pg_file"
     echo
     echo "packgate:result-end $PACKGATE_NONCE"
-  else
-    echo "packgate:result-missing $PACKGATE_NONCE $PACKGATE_RESULT_PATH"
   fi
 fi
 echo "packgate:exit $PACKGATE_NONCE $rc"
@@ -53,6 +83,18 @@ _BEGIN = "packgate:result-begin "
 _END = "packgate:result-end "
 _MISSING = "packgate:result-missing "
 _EXIT = "packgate:exit "
+
+GZIP_BASE64 = "gzip+base64"
+"""The encoding word of a compressed frame."""
+
+PLAIN = "plain"
+"""The encoding word of a verbatim frame (also assumed when the begin marker has none)."""
+
+INFLATE_STEP = 64 * 1024
+"""Most bytes one decompression step may produce (so a decompression bomb costs time, not memory)."""
+
+DAMAGED_BECAUSE = "the log was cut or rotated while it was printed"
+"""Why a frame arrives damaged, as far as Packgate can tell."""
 
 TAIL_LINES = 5
 """Non-empty lines of a runner's own output quoted in a runner error."""
@@ -98,6 +140,10 @@ class OutputTail:
         """The kept lines, oldest first, as they were fed (see `runner_error` for the cleaning)."""
         return list(self._lines)
 
+    def clear(self) -> None:
+        """Forget the kept lines (they turned out not to be the runner's own output)."""
+        self._lines.clear()
+
 
 def runner_error(why: str, last_lines: Sequence[str]) -> str:
     """One line saying why a runner is an error, then the last lines of its output:
@@ -131,51 +177,261 @@ def _printable(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf")).strip()
 
 
+def damaged(path: str | None, detail: str) -> str:
+    """Why a runner is an error when its result file's frame did not arrive whole."""
+    named = f"the result file {path}" if path else "the result file"
+    return f"{named} arrived damaged ({detail}): {DAMAGED_BECAUSE}"
+
+
+class FrameDecoder:
+    """Decodes one `gzip+base64` frame as its lines arrive, in bounded memory: base64 four
+    characters at a time (any line length), zlib in steps of at most `INFLATE_STEP` bytes, UTF-8
+    incrementally, then lines (over-long ones in pieces) into `sink`; the size and SHA-256 of
+    the decompressed bytes are kept for `finish`.  Never raises: whatever goes wrong sets
+    `damage`, one line, and the rest of the frame is ignored."""
+
+    def __init__(self, path: str, sink: LineParser, *, max_bytes: int | None = None) -> None:
+        self.path = path
+        self.size = 0
+        self.damage: str | None = None
+        self._sink = sink
+        self._max_bytes = max_bytes
+        self._carry = ""  # fewer than 4 base64 characters, waiting for the rest of their group
+        self._padded = False
+        self._line = 0
+        self._inflate = zlib.decompressobj(wbits=31)  # gzip: header, deflate, CRC-32 and length
+        self._digest = hashlib.sha256()
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._lines = LineSplitter()
+
+    def feed(self, text: str) -> None:
+        """One line, or piece of a line, of the frame's base64 text."""
+        if self.damage is not None:
+            return
+        self._line += 1
+        data = self._carry + text.strip()
+        usable = len(data) - len(data) % 4
+        self._carry = data[usable:]
+        if not usable:
+            return
+        if self._padded:
+            self._damaged("base64 text after its final padding")
+            return
+        try:
+            raw = binascii.a2b_base64(data[:usable], strict_mode=True)
+        except ValueError:
+            self._damaged(f"not base64 at line {self._line} of the frame")
+            return
+        self._padded = data[usable - 1] == "="
+        self._inflate_some(raw)
+
+    def finish(self, fields: Sequence[str]) -> None:
+        """The end marker arrived, with `<sha256 or -> <size or ->`: drain and check, then feed
+        `sink` the file's last line."""
+        if self.damage is None and not self._inflate.eof:
+            self._inflate_some(b"")
+        if self.damage is not None:
+            return
+        if self._carry or not self._inflate.eof:
+            self._damaged("its compressed data is cut short")
+            return
+        digest, size = (*fields, "-", "-")[:2]
+        if size != "-" and not size.isdigit():
+            self._damaged(f"unreadable end marker: size {size!r}")
+        elif size != "-" and int(size) != self.size:
+            self._damaged(f"size mismatch: {size} bytes sent, {self.size} arrived")
+        elif digest != "-" and digest.lower() != self._digest.hexdigest():
+            self._damaged("checksum mismatch")
+        else:
+            self._lines_out(self._text.decode(b"", final=True))
+            for piece in self._lines.close():
+                self._sink.feed(piece)
+
+    def _damaged(self, detail: str) -> None:
+        self.damage = damaged(self.path, detail)
+
+    def _inflate_some(self, data: bytes) -> None:
+        inflate = self._inflate
+        if inflate.eof:
+            if data:
+                self._damaged("data after the end of its compressed stream")
+            return
+        try:
+            while True:
+                out = inflate.decompress(data, INFLATE_STEP)
+                self._emit(out)
+                data = inflate.unconsumed_tail
+                if self.damage is not None or inflate.eof or (not data and len(out) < INFLATE_STEP):
+                    break
+        except zlib.error as exc:
+            reason = str(exc).rpartition("while decompressing data: ")[2]
+            self._damaged(f"corrupt compressed data: {reason}")
+            return
+        if self.damage is None and inflate.eof and inflate.unused_data:
+            self._damaged("data after the end of its compressed stream")
+
+    def _emit(self, out: bytes) -> None:
+        if not out:
+            return
+        self.size += len(out)
+        if self._max_bytes is not None and self.size > self._max_bytes:
+            self.damage = (
+                f"the result file {self.path} is larger than the {self._max_bytes}-byte limit once "
+                "decompressed (PACKGATE_LOG_LIMIT_BYTES)"
+            )
+            return
+        self._digest.update(out)
+        self._lines_out(self._text.decode(out))
+
+    def _lines_out(self, text: str) -> None:
+        sink = self._sink
+        for piece in self._lines.split(text):
+            if piece.endswith("\n"):
+                sink.feed(piece)
+            else:
+                sink.feed_partial(piece)
+
+
 @dataclass
 class Collector:
-    """Consumes a runner's output line by line; plain lines go to one parser, framed result-file
-    lines to another, and the last plain lines are kept for a runner error's message.  Memory
-    stays bounded by the parsers' own bounds."""
+    """Consumes a runner's output line by line (a long line in pieces: `feed_partial`, then
+    `feed` with its end, or `feed_piece` for either); plain lines go to one parser, the framed
+    result file (decoded) to another, and the last plain lines are kept for a runner error's
+    message.  Memory stays bounded by the parsers' own bounds: nothing here grows with the
+    output.  Past `log_limit` characters of output it stops taking any (`over_limit`), and the
+    runner is an error."""
 
     nonce: str
     name: str
     runner_type: str
     plain: LineParser
     framed: LineParser | None
+    declared_path: str | None = None
+    log_limit: int | None = None
     exit_code: int | None = None
     result_missing: str | None = None
     saw_result: bool = False
+    result_path: str | None = None
     lines: int = 0
+    chars: int = 0
+    over_limit: bool = False
     tail: OutputTail = field(default_factory=OutputTail, repr=False)
-    _in_frame: bool = field(default=False, repr=False)
+    _frame: str | None = field(default=None, repr=False)  # the open frame's encoding
+    _decoder: FrameDecoder | None = field(default=None, repr=False)
+    _damage: str | None = field(default=None, repr=False)
+    _orphan_end: bool = field(default=False, repr=False)
+    _partial: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._begin = f"{_BEGIN}{self.nonce} "
+        self._end = f"{_END}{self.nonce}"
+        self._missing = f"{_MISSING}{self.nonce} "
+        self._exit = f"{_EXIT}{self.nonce} "
 
     def feed(self, line: str) -> None:
+        """A complete line, with or without its newline (after `feed_partial`, the line's end)."""
+        if self._over(line):
+            return
         self.lines += 1
         text = line.rstrip("\r\n")
-        if self._in_frame:
-            if text == f"{_END}{self.nonce}":
-                self._in_frame = False
-            elif self.framed is not None:
-                self.framed.feed(text)
+        if self._partial:
+            self._partial = False
+            self._take(text, complete=True, first=False)
             return
-        if text.startswith(_BEGIN) and _nonce_of(text, _BEGIN) == self.nonce:
-            self._in_frame = True
-            self.saw_result = True
+        if self._frame is not None:
+            if text.startswith(self._end) and text[len(self._end) : len(self._end) + 1] in ("", " "):
+                self._close_frame(text[len(self._end) :].split())
+            else:
+                self._take(text, complete=True, first=True)
             return
-        if text.startswith(_MISSING) and _nonce_of(text, _MISSING) == self.nonce:
-            self.result_missing = text[len(_MISSING) + len(self.nonce) + 1 :]
-            return
-        if text.startswith(_EXIT) and _nonce_of(text, _EXIT) == self.nonce:
-            code = text[len(_EXIT) + len(self.nonce) + 1 :].strip()
+        if text.startswith(self._begin):
+            self._open_frame(text[len(self._begin) :])
+        elif text.startswith(self._end) and text[len(self._end) : len(self._end) + 1] in ("", " "):
+            # The frame's end without its start: the log was rotated (or cut) inside the frame,
+            # so everything read so far was the frame's middle, not the runner's own output.
+            self._orphan_end = True
+            self.tail.clear()
+        elif text.startswith(self._missing):
+            self.result_missing = text[len(self._missing) :]
+        elif text.startswith(self._exit):
+            code = text[len(self._exit) :].strip()
             self.exit_code = int(code) if code.lstrip("-").isdigit() else None
+        else:
+            self._take(text, complete=True, first=True)
+
+    def feed_partial(self, piece: str) -> None:
+        """A piece of a line whose end is still to come (never a marker: markers are short)."""
+        if self._over(piece):
             return
-        self.tail.add(text)
-        self.plain.feed(text)
+        first = not self._partial
+        self._partial = True
+        self._take(piece, complete=False, first=first)
 
+    def feed_piece(self, piece: str) -> None:
+        """A line ending in a newline (`feed`), or a piece of a longer line (`feed_partial`), as
+        `LineSplitter` and `Kube.stream_log_lines` give them."""
+        if piece.endswith("\n"):
+            self.feed(piece)
+        else:
+            self.feed_partial(piece)
 
-def _nonce_of(text: str, prefix: str) -> str:
-    rest = text[len(prefix) :].split(" ", 1)
-    return rest[0]
+    def damage(self) -> str | None:
+        """Why the result file did not arrive whole, if it did not: a damaged frame, a frame the
+        log ended inside, or a frame's end whose start was lost."""
+        if self._damage is not None:
+            return self._damage
+        if self._frame is not None:
+            return damaged(self.result_path, "its end marker never arrived")
+        if self.start_lost:
+            return damaged(self.declared_path, "its start is missing")
+        return None
+
+    @property
+    def start_lost(self) -> bool:
+        """Whether the log began inside the frame (rotated or cut): the runner's own output is gone."""
+        return self._orphan_end and not self.saw_result
+
+    def _over(self, text: str) -> bool:
+        if self.over_limit:
+            return True
+        self.chars += len(text)
+        if self.log_limit is not None and self.chars > self.log_limit:
+            self.over_limit = True
+        return self.over_limit
+
+    def _take(self, text: str, *, complete: bool, first: bool) -> None:
+        if self._frame is None:
+            if first:
+                self.tail.add(text)
+            target: LineParser | None = self.plain
+        elif self._decoder is not None:
+            self._decoder.feed(text)
+            return
+        else:
+            target = self.framed
+        if target is not None:
+            if complete:
+                target.feed(text)
+            else:
+                target.feed_partial(text)
+
+    def _open_frame(self, rest: str) -> None:
+        path, _, encoding = rest.rpartition(" ")
+        if encoding not in (GZIP_BASE64, PLAIN):
+            path, encoding = rest, PLAIN  # an older wrapper's marker: a verbatim frame
+        self.saw_result = True
+        self.result_path = path
+        self._frame = encoding
+        if encoding == GZIP_BASE64 and self.framed is not None:
+            self._decoder = FrameDecoder(path, self.framed, max_bytes=self.log_limit)
+
+    def _close_frame(self, fields: list[str]) -> None:
+        decoder = self._decoder
+        if decoder is not None:
+            decoder.finish(fields)
+            self._damage = self._damage or decoder.damage
+        self._frame = None
+        self._decoder = None
 
 
 def new_collector(
@@ -186,9 +442,12 @@ def new_collector(
     result_format: str,
     result_path: str | None,
     max_cases: int = 10_000,
+    log_limit: int | None = None,
 ) -> Collector:
     """A Collector for one runner: the declared format applies to the result file when there is
-    one (plain output is then auto-detected for context), else to the plain output."""
+    one (plain output is then auto-detected for context), else to the plain output.  `log_limit`
+    (PACKGATE_LOG_LIMIT_BYTES in the operator) bounds the characters of output taken, and the
+    decompressed size of the result file; None: no limit."""
     if result_path:
         return Collector(
             nonce=nonce,
@@ -196,6 +455,8 @@ def new_collector(
             runner_type=runner_type,
             plain=make_parser("auto", name=name, runner_type=runner_type, max_cases=max_cases),
             framed=make_parser(result_format, name=name, runner_type=runner_type, max_cases=max_cases),
+            declared_path=result_path,
+            log_limit=log_limit,
         )
     return Collector(
         nonce=nonce,
@@ -203,6 +464,7 @@ def new_collector(
         runner_type=runner_type,
         plain=make_parser(result_format, name=name, runner_type=runner_type, max_cases=max_cases),
         framed=None,
+        log_limit=log_limit,
     )
 
 
@@ -216,8 +478,8 @@ def collect(
     result_path: str | None,
     exit_code: int | None = None,
 ) -> TestSuiteResult:
-    """Feed all lines, then judge.  `exit_code` (from the container status) wins over the
-    wrapper's own exit line when both are known."""
+    """Feed all lines (each one complete), then judge.  `exit_code` (from the container status)
+    wins over the wrapper's own exit line when both are known."""
     collector = new_collector(
         nonce, name=name, runner_type=runner_type, result_format=result_format, result_path=result_path
     )
@@ -229,6 +491,9 @@ def collect(
 def judge(collector: Collector, *, exit_code: int | None = None) -> TestSuiteResult:
     """The suite result of one runner: parsed results, cross-checked with the exit code.
 
+    - the log was longer than the collector's limit → error (its end, with the results and the
+      exit line, was never read);
+    - a result file was declared but arrived damaged (`Collector.damage`) → error;
     - a result file was declared but not written → error;
     - nothing recognisable in the output → error;
     - a non-zero exit with no failing test → error (the runner crashed, it did not pass).
@@ -241,10 +506,24 @@ def judge(collector: Collector, *, exit_code: int | None = None) -> TestSuiteRes
     last_lines = collector.tail.lines()
     extra: dict[str, object] = {"exit_code": code}
     with_code = "" if code is None else f" (exit code {code})"
-    if collector.framed is not None and not collector.saw_result:
-        missing = collector.result_missing or "the result file"
-        why = f"the runner did not write {missing}{with_code}"
+    if collector.over_limit:
+        why = (
+            f"the log is longer than the {collector.log_limit}-byte limit (PACKGATE_LOG_LIMIT_BYTES), "
+            f"so its end was not read{with_code}"
+        )
         return error_suite(name, runner_type, runner_error(why, last_lines), **extra)
+    if collector.framed is not None:
+        damage = collector.damage()
+        if damage is not None:
+            # A frame whose start was rotated away leaves none of the runner's own lines to quote.
+            message = (
+                f"{damage}{with_code}" if collector.start_lost else runner_error(f"{damage}{with_code}", last_lines)
+            )
+            return error_suite(name, runner_type, message, **extra)
+        if not collector.saw_result:
+            missing = collector.result_missing or "the result file"
+            why = f"the runner did not write {missing}{with_code}"
+            return error_suite(name, runner_type, runner_error(why, last_lines), **extra)
     try:
         suite = parser.result()
     except ParseError as exc:

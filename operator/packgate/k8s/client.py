@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from urllib3.exceptions import HTTPError
 
 from packgate.api.spec import GROUP, PLURAL, VERSION
 from packgate.errors import Conflict, KubernetesError
+from packgate.parsing import LineSplitter
 from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
 
 T = TypeVar("T")
@@ -199,26 +200,30 @@ class Kube:
 
     # -- Logs ------------------------------------------------------------------------------------
 
-    def stream_log_lines(self, namespace: str, pod: str, container: str, limit_bytes: int) -> Iterator[str]:
-        """The container's log, line by line, through the API server; never whole in memory.
-        Blocking: call it from a thread."""
+    def stream_log_lines(self, namespace: str, pod: str, container: str) -> Generator[str, None, None]:
+        """The container's whole log as the API server serves it (after a rotation, only what the
+        kubelet still has), line by line: each complete line ends with "\\n" (the last one gets
+        one too), and a line longer than `LINE_LIMIT` characters comes in pieces of that size
+        without "\\n" (`LineSplitter`; `Collector.feed_piece` takes both).  Never whole in
+        memory; only each new chunk is searched for line ends, so the time is linear in the log's
+        length.  Stop early by closing the generator (`contextlib.closing`): the connection is then
+        dropped rather than read to the end.  Blocking: call it from a thread."""
         try:
-            response = self.core.read_namespaced_pod_log(
-                pod, namespace, container=container, limit_bytes=limit_bytes, _preload_content=False
-            )
+            response = self.core.read_namespaced_pod_log(pod, namespace, container=container, _preload_content=False)
         except (ApiException, HTTPError, OSError) as exc:
             raise _wrap(exc, f"read log of pod {namespace}/{pod}") from exc
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
+        splitter = LineSplitter()
+        finished = False
         try:
             for chunk in response.stream(READ_CHUNK):
-                pending += decoder.decode(chunk)
-                *lines, pending = pending.split("\n")
-                yield from lines
-            pending += decoder.decode(b"", final=True)
-            if pending:
-                yield pending
+                yield from splitter.split(decoder.decode(chunk))
+            yield from splitter.split(decoder.decode(b"", final=True))
+            yield from splitter.close()
+            finished = True
         except (HTTPError, OSError) as exc:
             raise _wrap(exc, f"read log of pod {namespace}/{pod}") from exc
         finally:
+            if not finished:
+                response.close()  # stopped early: the rest of the log is not read into the pool
             response.release_conn()

@@ -1,14 +1,16 @@
 """Test-output parsing: a runner's output, streamed line by line, into a TestSuiteResult.
 
 Owns the public API the operator and the local runner use: `ResultFormat`, `LineParser`,
-`make_parser` and `parse_lines`.  One pure module per format (`simple`, `tap`, `junit`,
+`make_parser`, `parse_lines` and `LineSplitter`.  One pure module per format (`simple`, `tap`, `junit`,
 `unittest`, `pytest`) and `detect` for auto-detection.
 Must not: do I/O, or import kopf, the Kubernetes client, asyncpg or anything of packgate but
 `results` and `errors` (so `packgate parse` stays light and the parsers stay pure).
 
 Every parser is incremental and bounded: it never needs the whole input, keeps at most
 `max_cases` test cases (failing ones first; the counts always cover every case), keeps at most
-4 KiB of each error message, stdout and stderr, and 64 KiB of one line.  `result()` raises
+4 KiB of each error message and 16 KiB of each stdout and stderr (`results.MESSAGE_LIMIT`,
+`OUTPUT_LIMIT`; a cut text ends with `... [truncated N bytes]`), and 64 KiB of one line.
+`LineSplitter` turns text arriving in chunks into the lines and pieces the parsers take.  `result()` raises
 ParseError (a one-line message) when nothing recognisable was fed.  Counts always add up:
 passed + failed + skipped == total, `failed` includes errored cases, status from `run_status`.
 """
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from packgate.parsing._common import LINE_LIMIT, LineSplitter
 from packgate.parsing.detect import AutoParser
 from packgate.parsing.junit import JUnitParser
 from packgate.parsing.pytest import PytestParser
@@ -27,7 +30,7 @@ from packgate.parsing.tap import TapParser
 from packgate.parsing.unittest import UnittestParser
 from packgate.results import TestSuiteResult
 
-__all__ = ["LineParser", "ResultFormat", "make_parser", "parse_lines"]
+__all__ = ["LINE_LIMIT", "LineParser", "LineSplitter", "ResultFormat", "make_parser", "parse_lines"]
 
 
 class ResultFormat(StrEnum):
@@ -47,6 +50,10 @@ class LineParser(Protocol):
 
     def feed(self, line: str) -> None:
         """One line of text, with or without its trailing newline."""
+
+    def feed_partial(self, piece: str) -> None:
+        """A piece of a line whose end is still to come (a long line read in pieces; the next
+        `feed` completes it)."""
 
     def result(self) -> TestSuiteResult:
         """The suite read so far; raises ParseError if nothing recognisable was fed."""

@@ -1,7 +1,10 @@
-"""Shared pieces of the test-output parsers: bounded case keeping, text truncation, ANSI stripping.
+"""Shared pieces of the test-output parsers: bounded case keeping, text truncation, ANSI stripping,
+line splitting.
 
 Owns: `CaseKeeper` (counts every case, keeps at most `max_cases` of them, preferring failing ones),
-`clip` (bounded text), `strip_ansi`, and `LineAssembler` (joins pieces of one over-long line, bounded).
+`clip` and `TextBuffer` (bounded text, cut the way `results.truncate_text` cuts it), `strip_ansi`,
+`LineAssembler` (joins pieces of one over-long line, bounded) and `LineSplitter` (text arriving in
+chunks into lines and bounded pieces, in linear time).
 Must not: do I/O or import anything of packgate but `results` and `errors`.
 """
 
@@ -10,16 +13,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from packgate.results import TestCaseResult, TestStatus, TestSuiteResult, suite_from_counts
+from packgate.results import (
+    MESSAGE_LIMIT,
+    TestCaseResult,
+    TestStatus,
+    TestSuiteResult,
+    suite_from_counts,
+    truncate_text,
+    utf8_len,
+)
 
-TEXT_LIMIT = 4096
-"""Characters kept of one error message, stdout or stderr."""
-
-NAME_LIMIT = 1024
-"""Characters kept of one test name."""
+TEXT_LIMIT = MESSAGE_LIMIT
+"""Bytes kept of one error message (stdout and stderr: `OUTPUT_LIMIT`)."""
 
 LINE_LIMIT = 65536
-"""Characters kept of one line by the line-oriented parsers; the rest of the line is dropped."""
+"""Characters kept of one line by the line-oriented parsers; the rest of the line is dropped.  Also
+the size of the pieces `LineSplitter` cuts a longer line into."""
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
@@ -30,10 +39,8 @@ def strip_ansi(text: str) -> str:
 
 
 def clip(text: str | None, limit: int = TEXT_LIMIT) -> str | None:
-    """`text` cut to `limit` characters (with a marker saying how much was cut); None stays None."""
-    if text is None or len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n... [{len(text) - limit} more characters truncated]"
+    """`text` within `limit` UTF-8 bytes, ending with `... [truncated N bytes]` when cut; None stays None."""
+    return None if text is None else truncate_text(text, limit)
 
 
 def chomp(line: str) -> str:
@@ -42,23 +49,25 @@ def chomp(line: str) -> str:
 
 
 class TextBuffer:
-    """Collects text up to a limit, remembering how much more there was."""
+    """Collects text up to `limit` UTF-8 bytes (a message: `MESSAGE_LIMIT`, an output:
+    `OUTPUT_LIMIT`), counting the bytes beyond it; `text()` ends with `... [truncated N bytes]`
+    when anything was dropped, the whole within `limit`."""
 
     __slots__ = ("_dropped", "_limit", "_parts", "_size")
 
     def __init__(self, limit: int = TEXT_LIMIT) -> None:
         self._limit = limit
         self._parts: list[str] = []
-        self._size = 0
-        self._dropped = 0
+        self._size = 0  # characters kept: at most `limit`, so at least as many bytes
+        self._dropped = 0  # bytes dropped
 
     def add(self, text: str) -> None:
         room = self._limit - self._size
         if room <= 0:
-            self._dropped += len(text)
+            self._dropped += utf8_len(text)
             return
         if len(text) > room:
-            self._dropped += len(text) - room
+            self._dropped += utf8_len(text[room:])
             text = text[:room]
         self._parts.append(text)
         self._size += len(text)
@@ -67,10 +76,7 @@ class TextBuffer:
         return self._size > 0 or self._dropped > 0
 
     def text(self) -> str:
-        joined = "".join(self._parts)
-        if self._dropped:
-            joined += f"\n... [{self._dropped} more characters truncated]"
-        return joined
+        return truncate_text("".join(self._parts), self._limit, dropped=self._dropped)
 
 
 class LineAssembler:
@@ -100,6 +106,55 @@ class LineAssembler:
         return chomp(line)
 
 
+class LineSplitter:
+    """Text arriving in chunks of any size, as lines: each complete line ends with "\\n", and a line
+    longer than `limit` characters comes in pieces of exactly `limit` characters without "\\n"
+    (its last piece has it), for `feed_partial`.  Only the new chunk is searched, and at most one
+    incomplete piece (under `limit` characters) is held: linear time, bounded memory."""
+
+    __slots__ = ("_limit", "_parts", "_size")
+
+    def __init__(self, limit: int = LINE_LIMIT) -> None:
+        self._limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+
+    def split(self, chunk: str) -> list[str]:
+        """The lines and pieces `chunk` completes, in order."""
+        out: list[str] = []
+        parts, limit = self._parts, self._limit
+        start, end = 0, len(chunk)
+        while start < end:
+            room = limit - self._size
+            newline = chunk.find("\n", start, start + room)
+            if newline >= 0:
+                stop = newline + 1
+            elif end - start >= room:
+                stop = start + room
+            else:
+                parts.append(chunk[start:])
+                self._size += end - start
+                break
+            piece = chunk[start:stop]
+            if parts:
+                parts.append(piece)
+                piece = "".join(parts)
+                parts.clear()
+                self._size = 0
+            out.append(piece)
+            start = stop
+        return out
+
+    def close(self) -> list[str]:
+        """The last line, if the text did not end with a newline (given one)."""
+        if not self._parts:
+            return []
+        last = "".join(self._parts) + "\n"
+        self._parts.clear()
+        self._size = 0
+        return [last]
+
+
 def case(
     name: str,
     status: TestStatus,
@@ -109,14 +164,26 @@ def case(
     stdout: str | None = None,
     stderr: str | None = None,
 ) -> TestCaseResult:
-    """A TestCaseResult with every text field bounded."""
+    """A TestCaseResult; the model bounds every text field (`results.truncate_text`)."""
     return TestCaseResult(
-        name=clip(name, NAME_LIMIT) or "",
+        name=name,
         status=status,
         duration_ms=max(0, duration_ms),
-        error_message=clip(error_message),
-        stdout=clip(stdout),
-        stderr=clip(stderr),
+        error_message=error_message,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+def with_message(item: TestCaseResult, message: str | None) -> TestCaseResult:
+    """`item` with another error message, bounded like every case's (`model_copy` would skip that)."""
+    return case(
+        item.name,
+        item.status,
+        duration_ms=item.duration_ms,
+        error_message=message,
+        stdout=item.stdout,
+        stderr=item.stderr,
     )
 
 

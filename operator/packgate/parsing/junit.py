@@ -9,8 +9,8 @@ Safety: the XML goes through expat directly (the engine defusedxml wraps) with t
 protections defusedxml applies: any DOCTYPE is refused (so no internal entity can be declared,
 which rules out "billion laughs" and quadratic blow-up), external entity references and
 parameter entities are refused and never resolved, and an undefined entity is an error.  Element
-nesting deeper than 256 is refused.  Text is kept only inside failure/error/skipped/system-out/
-system-err, at most 4 KiB each.
+nesting deeper than 256 is refused.  Text is kept only inside failure/error/skipped (at most 4 KiB,
+`results.MESSAGE_LIMIT`) and system-out/system-err (at most 16 KiB each, `results.OUTPUT_LIMIT`).
 
 Decisions:
 - A case is: failed if it has `<failure>`, errored if it has `<error>` (both count as failed),
@@ -40,8 +40,8 @@ from typing import Any
 from xml.parsers import expat
 
 from packgate.errors import ParseError
-from packgate.parsing._common import TEXT_LIMIT, CaseKeeper, TextBuffer, build_suite, case, seconds_to_ms
-from packgate.results import TestStatus, TestSuiteResult
+from packgate.parsing._common import CaseKeeper, TextBuffer, build_suite, case, seconds_to_ms
+from packgate.results import MESSAGE_LIMIT, OUTPUT_LIMIT, TestStatus, TestSuiteResult
 
 _START = re.compile(r"<\?xml|<testsuites?[\s>/]")
 _MAX_DEPTH = 256
@@ -215,7 +215,7 @@ class JUnitParser:
             current.stderr = self._text
 
     def _begin_text(self, tag: str, attrs: dict[str, str]) -> None:
-        buffer = TextBuffer(TEXT_LIMIT)
+        buffer = TextBuffer(OUTPUT_LIMIT if tag.startswith("system-") else MESSAGE_LIMIT)
         message = attrs.get("message")
         if message:
             buffer.add(message + "\n")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, build_suite, case, seconds_to_ms, strip_ansi
+from packgate.parsing._common import LineOriented, build_suite, case, seconds_to_ms, strip_ansi, with_message
 from packgate.results import TestStatus, TestSuiteResult
 
 _WORDS = "failed|passed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun|subtests? \\w+"
@@ -124,7 +124,7 @@ class PytestParser(LineOriented):
         keeper = self.keeper
         if self._verbose_seen:
             cases = [
-                item.model_copy(update={"error_message": self._messages[item.name]})
+                with_message(item, self._messages[item.name])
                 if item.name in self._messages and item.status in (TestStatus.FAILED, TestStatus.ERROR)
                 else item
                 for item in keeper.cases()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case, seconds_to_ms
+from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case, seconds_to_ms, with_message
 from packgate.results import TestStatus, TestSuiteResult
 
 _RAN = re.compile(r"^Ran (\d+) tests? in ([\d.]+)s\s*$")
@@ -206,7 +206,7 @@ class UnittestParser(LineOriented):
         keeper = self.keeper
         if self._verbose_seen:
             cases = [
-                item.model_copy(update={"error_message": self._messages[item.name]})
+                with_message(item, self._messages[item.name])
                 if item.name in self._messages and item.status in (TestStatus.FAILED, TestStatus.ERROR)
                 else item
                 for item in keeper.cases()

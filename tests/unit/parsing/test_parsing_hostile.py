@@ -169,11 +169,17 @@ def test_max_cases_keeps_failures_first_and_counts_everything() -> None:
 
 
 def test_long_texts_are_truncated() -> None:
-    """A huge failure message is cut to about 4 KiB."""
+    """A huge failure message is cut to 4 KiB, mark included, and the mark counts every byte cut."""
     body = "x" * 1_000_000
     suite = parse_lines([f'<testsuite><testcase name="t"><failure>{body}</failure></testcase></testsuite>'], "junit")
     message = suite.test_cases[0].error_message or ""
-    assert 4096 <= len(message) < 4200
+    kept, _, mark = message.partition("\n... [truncated ")
+    assert (len(message) <= 4096, len(kept) > 4000, set(kept), int(mark.removesuffix(" bytes]")) + len(kept)) == (
+        True,
+        True,
+        {"x"},
+        1_000_000,
+    )
 
 
 def test_a_huge_line_fed_in_pieces_stays_bounded() -> None:
