@@ -90,12 +90,16 @@ test-cluster: setup
 test-e2e: setup
 	$(PYTEST) -m e2e
 
+.PHONY: test-drills
+test-drills: setup
+	$(PYTEST) -m drills -s
+
 .PHONY: test-network
 test-network: venv
 	$(PYTEST) -m network
 
 .PHONY: test
-test: setup lint test-unit test-db stop-demo test-cluster test-e2e test-network ## every tier: unit, database, cluster, e2e, network
+test: setup lint test-unit test-db stop-demo test-cluster test-e2e test-drills test-network ## every tier: unit, database, cluster, e2e, drills, network
 
 # One machine holds one node: the test tiers start their own cluster, so a running demo goes first.
 .PHONY: stop-demo
@@ -103,7 +107,7 @@ stop-demo:
 	@$(PY) hack/demo.py down >/dev/null
 
 .PHONY: bench
-bench: setup ## benchmarks (ratios against a baseline measured in the same run)
+bench: setup stop-demo ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 .PHONY: kind

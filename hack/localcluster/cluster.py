@@ -336,6 +336,13 @@ class Cluster:
             pid_file.unlink(missing_ok=True)
         self._clean_node()
 
+    def restart(self, component: str, timeout: float = 120.0) -> None:
+        """Stop one running component and start it again with the same command; wait until healthy."""
+        pid_text, start_time = self._pid_path(component).read_text().split()
+        kill_process_group(int(pid_text), start_time, 15.0)
+        self._spawn(component, self._command(component))
+        self.wait_healthy(timeout)
+
     def _stop_containers(self) -> None:
         nodemod.stop_containers(self.layout, self.bin_dir / "runc", self.bin_dir / "containerd-shim-runc-v2")
 

@@ -77,6 +77,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if ours.peering:
             settings.peering.name = ours.peering
             settings.peering.mandatory = False
+            settings.peering.lifetime = ours.peering_lifetime_seconds
         else:
             settings.peering.standalone = True
         try:

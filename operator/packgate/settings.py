@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         description="kopf peering priority of this replica; the highest one works, the others stand by. "
         "Unset: a random priority, so replicas never tie (tied replicas pause each other).",
     )
+    peering_lifetime_seconds: int = Field(
+        default=20,
+        ge=5,
+        description="How long a replica's peering record counts as alive without a renewal: a standby takes "
+        "over at most this long after the working replica dies uncleanly (at once after a clean stop).",
+    )
     peering: str | None = Field(
         default="packgate", description="kopf peering name for a standby replica; empty disables peering."
     )

@@ -131,6 +131,10 @@ class LocalCluster:
     def log_tail(self, lines: int = 30) -> str:
         return self._cluster.log_tail(lines)
 
+    def restart_component(self, component: str) -> None:
+        """Stop one component (SIGTERM, then SIGKILL) and start it again; wait until the cluster is healthy."""
+        self._cluster.restart(component)
+
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:

@@ -103,10 +103,18 @@ class OperatorDeployment:
         if proc.returncode != 0:
             raise AssertionError(f"the operator did not become ready: {proc.stderr.strip()}\n{self.log_tail()}")
 
-    def kill(self) -> None:
-        """Delete every replica's pod at once with no grace period: the kubelet SIGKILLs them, no cleanup
-        runs, as when a node dies.  The Deployment creates new ones."""
-        names = [p["metadata"]["name"] for p in self.pods()]
+    def working_pod(self) -> str:
+        """The replica that works: of the live pods, the one with the highest kopf peering priority."""
+        live = {p["metadata"]["name"] for p in self.pods() if not p["metadata"].get("deletionTimestamp")}
+        peers = self.kube.json("get", "clusterkopfpeering", "packgate").get("status") or {}
+        ranked = {identity.split("/")[0]: record["priority"] for identity, record in peers.items()
+                  if identity.split("/")[0] in live}
+        return max(ranked, key=ranked.__getitem__)
+
+    def kill(self, *pods: str) -> None:
+        """Delete replicas' pods (all of them by default) with no grace period: the kubelet SIGKILLs them
+        and no cleanup runs, as when a node dies.  The Deployment creates new ones."""
+        names = list(pods) or [p["metadata"]["name"] for p in self.pods()]
         self.kube.run("delete", "pod", "-n", self.namespace, "--grace-period=0", "--force", "--wait=false", *names)
         wait_until("the killed replicas to go", lambda: not set(names) & {p["metadata"]["name"] for p in self.pods()},
                    timeout=60)
