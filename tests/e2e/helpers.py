@@ -95,6 +95,19 @@ def settled(pack: dict[str, Any]) -> bool:
     )
 
 
+def wait_settled(kube: Any, namespace: str, name: str, timeout: float = 150.0) -> dict[str, Any]:
+    """Wait until the Pack has a verdict for its current generation; return it."""
+    from plugins.operator import wait_for
+
+    return dict(
+        wait_for(
+            f"Pack {namespace}/{name} to settle",
+            lambda: (p := kube.pack(namespace, name)) and settled(p) and p,
+            timeout=timeout,
+        )
+    )
+
+
 def executions(dsn: str, namespace: str, name: str) -> list[Any]:
     """The pack's execution history from PostgreSQL (newest first)."""
     from packgate.db import Database

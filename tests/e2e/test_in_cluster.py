@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.helpers import cond, manifest, pack_yaml, settled, simple_pack, status
-from plugins.operator import wait_for
+from e2e.helpers import cond, manifest, pack_yaml, simple_pack, status, wait_settled
 
 pytestmark = pytest.mark.e2e
 
-
-def wait_settled(kube, namespace, name, timeout=150.0):
-    return wait_for(
-        f"Pack {namespace}/{name} to settle",
-        lambda: (p := kube.pack(namespace, name)) and settled(p) and p,
-        timeout=timeout,
-    )
 
 
 def test_two_replicas_are_ready_and_exactly_one_works(operator, kube, namespace):

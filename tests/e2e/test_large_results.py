@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from e2e.helpers import cond, executions, pack_yaml, settled, status
+from e2e.helpers import cond, executions, pack_yaml, status, wait_settled
 from plugins.operator import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -40,13 +40,6 @@ with open("results/junit.xml", "w") as out:
 """
 
 
-def wait_settled(kube, namespace, name, timeout=240.0):
-    return wait_for(
-        f"Pack {namespace}/{name} to settle",
-        lambda: (p := kube.pack(namespace, name)) and settled(p) and p,
-        timeout=timeout,
-    )
-
 
 def junit_pack(namespace: str, name: str) -> str:
     runners = [{
@@ -65,7 +58,7 @@ def test_a_summary_after_100_mb_of_output_is_found(operator, kube, namespace):
     """100 MB of debug lines, then a `Total Tests` summary: Passed 3/3, not an error."""
     runners = [{"name": "shell", "type": "script", "entryPoint": "tests/run.sh", "timeout": "180s"}]
     kube.apply(pack_yaml(namespace, "chatty", "1.0.0", {"tests/run.sh": NOISE_THEN_SUMMARY}, runners))
-    pack = wait_settled(kube, namespace, "chatty")
+    pack = wait_settled(kube, namespace, "chatty", timeout=240)
     last = status(pack)["lastExecution"]
     assert (status(pack)["phase"], last["passed"], last["failed"]) == ("Passed", 3, 0), json.dumps(last)[:2000]
 
@@ -73,7 +66,7 @@ def test_a_summary_after_100_mb_of_output_is_found(operator, kube, namespace):
 def test_a_50_mb_junit_report_is_parsed_whole_and_the_status_stays_small(operator, kube, namespace):
     """A 50 MB report of 3100 cases gives the exact counts; the Pack's status stays under 64 KiB."""
     kube.apply(junit_pack(namespace, "bigreport"))
-    pack = wait_settled(kube, namespace, "bigreport")
+    pack = wait_settled(kube, namespace, "bigreport", timeout=240)
     last = status(pack)["lastExecution"]
     assert (status(pack)["phase"], last["passed"], last["failed"]) == ("Failed", 100, 3000), json.dumps(last)[:2000]
     assert len(json.dumps(pack["status"])) < 64 * 1024
@@ -87,7 +80,7 @@ def test_a_large_report_with_the_database_down_still_gets_its_verdict(operator, 
     postgres.stop()
     try:
         kube.apply(junit_pack(namespace, "bigoutage"))
-        pack = wait_settled(kube, namespace, "bigoutage")
+        pack = wait_settled(kube, namespace, "bigoutage", timeout=240)
         assert (status(pack)["phase"], cond(pack, "Active")[0]) == ("Failed", "False")
         assert len(status(pack)["pendingRecords"]) == 1
         assert len(json.dumps(pack["status"])) < 64 * 1024

@@ -11,18 +11,11 @@ import time
 
 import pytest
 
-from e2e.helpers import PACKGATE, cond, executions, manifest, pack_yaml, settled, simple_pack, status
+from e2e.helpers import PACKGATE, cond, executions, manifest, pack_yaml, settled, simple_pack, status, wait_settled
 from plugins.operator import wait_for
 
 pytestmark = pytest.mark.e2e
 
-
-def wait_settled(kube, namespace, name, timeout=150.0):
-    return wait_for(
-        f"Pack {namespace}/{name} to settle",
-        lambda: (p := kube.pack(namespace, name)) and settled(p) and p,
-        timeout=timeout,
-    )
 
 
 def test_core_pack_passes_and_activates(operator, kube, namespace):
