@@ -19,20 +19,9 @@ OUT="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-node"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd)
 
-if [[ "${1:-}" == "--print" ]]; then echo "$OUT"; exit 0; fi
-
-link() {
-  mkdir -p "$ROOT/.local/bin"
-  for b in "${BINARIES[@]}"; do ln -sfn "$OUT/bin/$b" "$ROOT/.local/bin/$b"; done
-}
-
-complete() { for b in "${BINARIES[@]}"; do [[ -x "$OUT/bin/$b" ]] || return 1; done; }
-
-if complete; then
-  link
-  echo "control plane $K8S_VERSION (etcd $ETCD_VERSION) cached in $OUT"
-  exit 0
-fi
+# shellcheck source=hack/lib/cached-binaries.sh
+source "$ROOT/hack/lib/cached-binaries.sh"
+cached_binaries_or_continue "control plane $K8S_VERSION (etcd $ETCD_VERSION)" "$@"
 
 command -v go >/dev/null || { echo "build-k8s: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 
@@ -115,5 +104,5 @@ echo "build-k8s: building etcd $ETCD_VERSION"
 go build -trimpath -ldflags "-s -w" -o "$OUT/bin/etcd.tmp" ./cmd/etcd
 mv "$OUT/bin/etcd.tmp" "$OUT/bin/etcd"
 
-link
+link_binaries
 echo "build-k8s: built in $(( $(date +%s) - start ))s into $OUT"

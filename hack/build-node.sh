@@ -17,20 +17,9 @@ OUT="$CACHE_ROOT/node-containerd-$CONTAINERD_VERSION-runc-$RUNC_VERSION-coredns-
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BINARIES=(containerd containerd-shim-runc-v2 ctr runc coredns)
 
-if [[ "${1:-}" == "--print" ]]; then echo "$OUT"; exit 0; fi
-
-link() {
-  mkdir -p "$ROOT/.local/bin"
-  for b in "${BINARIES[@]}"; do ln -sfn "$OUT/bin/$b" "$ROOT/.local/bin/$b"; done
-}
-
-complete() { for b in "${BINARIES[@]}"; do [[ -x "$OUT/bin/$b" ]] || return 1; done; }
-
-if complete; then
-  link
-  echo "node runtime cached in $OUT"
-  exit 0
-fi
+# shellcheck source=hack/lib/cached-binaries.sh
+source "$ROOT/hack/lib/cached-binaries.sh"
+cached_binaries_or_continue "node runtime" "$@"
 
 command -v go >/dev/null || { echo "build-node: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 [[ -e /usr/include/seccomp.h ]] || { echo "build-node: libseccomp-dev is required (hack/install-deps.sh)" >&2; exit 1; }
@@ -74,5 +63,5 @@ if [[ ! -x "$OUT/bin/coredns" ]]; then
   mv "$OUT/bin/coredns.tmp" "$OUT/bin/coredns"
 fi
 
-link
+link_binaries
 echo "build-node: built in $(( $(date +%s) - start ))s into $OUT"

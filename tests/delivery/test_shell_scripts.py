@@ -13,6 +13,8 @@ from deliverylib import ROOT
 pytestmark = pytest.mark.unit
 
 SCRIPTS = sorted([*(ROOT / "hack").glob("*.sh"), ROOT / ".ci" / "run"])
+LIBRARIES = sorted((ROOT / "hack" / "lib").glob("*.sh"))
+"""Sourced by the scripts, not run: checked by shellcheck, not required to be executable."""
 
 
 def test_scripts_are_found() -> None:
@@ -30,7 +32,7 @@ def test_scripts_are_found() -> None:
     assert [str(p) for p in SCRIPTS if not p.stat().st_mode & 0o111] == []
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("script", [*SCRIPTS, *LIBRARIES], ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_is_clean(script: Path) -> None:
     """shellcheck reports nothing for the script (all severities)."""
     shellcheck = shutil.which("shellcheck")
