@@ -56,7 +56,7 @@ from packgate.reconcile.render import (
 )
 from packgate.results import PackTestResult, TestStatus, TestSuiteResult, error_suite
 from packgate.settings import Settings
-from packgate.wrapper import judge, new_collector, new_nonce, runner_error
+from packgate.wrapper import choose_nonce, judge, new_collector, runner_error
 
 log = logging.getLogger("packgate")
 
@@ -175,6 +175,12 @@ class Executor:
             ttl_seconds=s.job_ttl_seconds,
         )
 
+    @property
+    def nonce_secret(self) -> str:
+        """PACKGATE_NONCE_SECRET, the key of every execution's nonce ("" when unset)."""
+        secret = self.settings.nonce_secret
+        return "" if secret is None else secret.get_secret_value()
+
     # -- one pass ----------------------------------------------------------------------------
 
     async def reconcile(self, namespace: str, name: str, emit: Emit) -> float | None:
@@ -284,7 +290,10 @@ class Executor:
                 await self._write_status(obs, planner.queued(obs, spec, current, decision.position))
                 await self._emit_all(emit, result.events)
                 return
-            current = current.model_copy(update={"nonce": current.nonce or new_nonce()})
+            # Derived from the execution, not drawn at random: a replica admitting the same execution
+            # at the same moment (a peering handover) writes the nonce the other's Jobs carry.
+            nonce = choose_nonce(current.nonce, self.nonce_secret, obs.pack.uid, current.id)
+            current = current.model_copy(update={"nonce": nonce})
             status, events = planner.started(obs, spec, current)
             await self._write_status(obs, status)
             await self._create_jobs(

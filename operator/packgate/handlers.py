@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
-from packgate.errors import DatabaseError, KubernetesError, PackgateError, retry_delay
+from packgate.errors import DatabaseError, DatabaseUnavailable, KubernetesError, PackgateError, retry_delay
 from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube, load_api_client
 from packgate.reconcile.plan import Event
@@ -81,7 +82,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         else:
             settings.peering.standalone = True
         try:
-            kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig))
+            kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig), timeout=ours.api_timeout_seconds)
         except PackgateError as exc:
             raise kopf_error(exc) from exc
         recorder = Recorder(
@@ -211,24 +212,36 @@ async def _serve_health(runtime: Runtime, port: int) -> web.AppRunner:
 
 
 async def retention_loop(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Delete executions older than PACKGATE_RETENTION_DAYS, every PACKGATE_RETENTION_INTERVAL_SECONDS."""
+    """Delete executions older than PACKGATE_RETENTION_DAYS, every PACKGATE_RETENTION_INTERVAL_SECONDS.
+    Every replica runs this loop, standby ones too (they need no leadership to reach PostgreSQL); the
+    database's retention lock makes a round that meets another replica's skip."""
     while not stop.is_set():
         executor = runtime.executor
         if executor is not None:
             db = await executor.recorder.database()
             if db is not None:
+                days = runtime.settings.retention_days
                 try:
-                    deleted = await db.delete_old_executions(runtime.settings.retention_days)
-                    if deleted:
-                        log.info(
-                            "Retention: deleted %d executions older than %d days",
-                            deleted,
-                            runtime.settings.retention_days,
-                        )
+                    done = await db.retention_round(days)
+                except DatabaseUnavailable as exc:
+                    log.warning("Retention skipped: %s", exc)
+                    await executor.recorder.lost()
                 except DatabaseError as exc:
                     log.warning("Retention skipped: %s", exc)
+                else:
+                    if done.skipped:
+                        log.info("Retention skipped: another replica is running it")
+                    elif done.deleted:
+                        log.info("Retention: deleted %d executions older than %d days", done.deleted, days)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=runtime.settings.retention_interval_seconds)
+
+
+def api_threads(settings: Settings) -> ThreadPoolExecutor:
+    """The event loop's default executor, where `asyncio.to_thread` runs the blocking Kubernetes
+    client calls and log streams: PACKGATE_API_WORKERS threads (each call bounded by
+    PACKGATE_API_TIMEOUT_SECONDS, so a stalled one gives its thread back)."""
+    return ThreadPoolExecutor(max_workers=settings.api_workers, thread_name_prefix="packgate-api")
 
 
 def peering_identity() -> str:
@@ -261,6 +274,8 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
     stop = asyncio.Event()
 
     async def main() -> None:
+        # Blocking client calls (asyncio.to_thread: API calls, log streams) share this pool.
+        asyncio.get_running_loop().set_default_executor(api_threads(settings))
         try:
             health = await _serve_health(runtime, settings.health_port)
             metrics.serve(settings.metrics_port)

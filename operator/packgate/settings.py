@@ -108,6 +108,25 @@ class Settings(BaseSettings):
     )
     health_port: int = Field(default=8080, description="Port of /healthz (liveness) and /readyz (readiness).")
     metrics_port: int = Field(default=9090, description="Port of the Prometheus /metrics endpoint.")
+    api_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="Timeout of each Kubernetes API call Packgate makes itself (kopf's watches have their own): "
+        "to connect (at most 10 s) and to read the answer, or the next chunk of a pod log.  A call that times "
+        "out is a temporary error, retried.",
+    )
+    api_workers: int = Field(
+        default=16,
+        ge=2,
+        description="Threads for the blocking Kubernetes client calls (API calls and log streams); the event "
+        "loop never blocks on them.",
+    )
+    nonce_secret: SecretStr | None = Field(
+        default=None,
+        description="Key from which each execution's result-frame nonce is derived (HMAC of the Pack uid and "
+        "the execution id), the same on every replica.  Unset: derived without a key (still per execution "
+        "and the same on every replica).",
+    )
     peering_priority: int | None = Field(
         default=None,
         description="kopf peering priority of this replica; the highest one works, the others stand by. "

@@ -39,6 +39,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import hashlib
+import hmac
 import secrets
 import unicodedata
 import zlib
@@ -106,8 +107,28 @@ _TAIL_SEPARATOR = " | "
 
 
 def new_nonce() -> str:
-    """A fresh per-execution nonce."""
+    """A fresh random nonce (`packgate run`, whose executions live in one process)."""
     return secrets.token_hex(8)
+
+
+NONCE_HEX = 16
+"""Hex digits of a nonce (64 bits)."""
+
+
+def execution_nonce(secret: str, pack_uid: str, execution: str) -> str:
+    """The nonce of one execution of one Pack: HMAC-SHA256 of "<uid>/<execution>" under the
+    per-install `secret` ("" when none is set), cut to NONCE_HEX hex digits.  Deterministic, so
+    every replica -- one that admits the execution, one that takes it over, a restarted one --
+    frames and reads the same markers, while another execution (or another Pack) gets another."""
+    message = f"{pack_uid}/{execution}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:NONCE_HEX]
+
+
+def choose_nonce(stored: str, secret: str, pack_uid: str, execution: str) -> str:
+    """The nonce to use for an execution: the one already stored in status.currentExecution (it
+    is what the Jobs were created with, whichever replica or version wrote it), else the derived
+    `execution_nonce`."""
+    return stored or execution_nonce(secret, pack_uid, execution)
 
 
 def wrapper_command(argv: list[str]) -> list[str]:

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from localpg import PostgresServer, free_port
-from packgate.db import Compaction, Database
+from packgate.db import Compaction, Database, RetentionRound
+from packgate.db.migrations import ADVISORY_LOCK_KEY
+from packgate.db.store import RETENTION_LOCK_KEY
 from packgate.errors import DatabaseError, DatabaseUnavailable, RecordRefused
 from packgate.history import compare
 from packgate.results import PackTestResult, RunStatus, TestCaseResult, combine, error_suite, suite_from_cases
@@ -222,6 +224,53 @@ def test_delete_old_executions_refuses_zero_days(run_db: Run) -> None:
     """A retention of less than one day is refused rather than wiping the history."""
     with pytest.raises(DatabaseError, match="retention must be at least 1 day, got 0"):
         run_db(lambda db: db.delete_old_executions(0))
+
+
+def test_retention_runs_on_one_replica_at_a_time(
+    run_db: Run, make_result: Run, make_record: Run, sql: Run, database: str
+) -> None:
+    """While another replica's session holds the retention lock, a round skips at once and deletes
+    nothing; once that session ends, the next round deletes; and a round never keeps the lock after
+    its transaction."""
+    import asyncpg
+
+    old = make_record(make_result({"s::a": T.PASSED}, when=NOW - timedelta(days=100)), "k-100d")
+    recent = make_record(make_result({"s::a": T.PASSED}, when=NOW), "k-now")
+
+    async def body(db: Database) -> list[Any]:
+        for record in (old, recent):
+            await db.record_execution(record)
+        other = await asyncpg.connect(database)  # the other replica, mid-round
+        try:
+            taken = await other.fetchval("SELECT pg_try_advisory_lock($1)", RETENTION_LOCK_KEY)
+            while_held = await db.retention_round(90)
+            left = await db.history("default", "core")
+        finally:
+            await other.close()
+        after = await db.retention_round(90)
+        again = await db.retention_round(90)
+        probe = await asyncpg.connect(database)
+        try:
+            free = await probe.fetchval("SELECT pg_try_advisory_lock($1)", RETENTION_LOCK_KEY)
+        finally:
+            await probe.close()
+        return [taken, while_held, len(left), after, again, free]
+
+    assert run_db(body) == [
+        True,
+        RetentionRound(skipped=True),
+        2,
+        RetentionRound(skipped=False, deleted=1),
+        RetentionRound(skipped=False, deleted=0),
+        True,
+    ]
+    assert [r["idempotency_key"] for r in sql("SELECT idempotency_key FROM packgate.pack_test_execution")] == ["k-now"]
+
+
+def test_retention_lock_is_not_the_migrations_lock() -> None:
+    """Retention and migrations take different advisory locks: a migration never makes retention
+    skip, nor retention make a migration wait."""
+    assert RETENTION_LOCK_KEY != ADVISORY_LOCK_KEY
 
 
 def test_deleting_a_pack_cascades(run_db: Run, make_result: Run, make_record: Run, sql: Run) -> None:

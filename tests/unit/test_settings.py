@@ -133,3 +133,57 @@ def test_defaults_without_environment() -> None:
     """With no PACKGATE_* variable: cluster-wide, no database, the documented limits."""
     settings = load_settings()
     assert (settings.namespaces, settings.database_url, settings.max_concurrent_jobs) == ([], None, 10)
+
+
+def test_api_timeout_workers_and_nonce_secret_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PACKGATE_API_TIMEOUT_SECONDS (60), PACKGATE_API_WORKERS (16) and PACKGATE_NONCE_SECRET
+    (unset) are read from the environment; the secret never shows in the settings' repr."""
+    defaults = load_settings()
+    assert (defaults.api_timeout_seconds, defaults.api_workers, defaults.nonce_secret) == (60, 16, None)
+    monkeypatch.setenv("PACKGATE_API_TIMEOUT_SECONDS", "2.5")
+    monkeypatch.setenv("PACKGATE_API_WORKERS", "4")
+    monkeypatch.setenv("PACKGATE_NONCE_SECRET", "s3cret")
+    settings = load_settings()
+    assert settings.nonce_secret is not None
+    assert (settings.api_timeout_seconds, settings.api_workers, settings.nonce_secret.get_secret_value()) == (
+        2.5,
+        4,
+        "s3cret",
+    )
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"PACKGATE_API_TIMEOUT_SECONDS": "0"},
+            "invalid setting PACKGATE_API_TIMEOUT_SECONDS: Input should be greater than 0",
+            id="no timeout",
+        ),
+        pytest.param(
+            {"PACKGATE_API_WORKERS": "1"},
+            "invalid setting PACKGATE_API_WORKERS: Input should be greater than or equal to 2",
+            id="one worker",
+        ),
+    ],
+)
+def test_api_settings_are_bounded(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
+    """A zero timeout (no timeout at all) or a single client thread is refused, in one line."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings()
+    assert str(raised.value) == message
+
+
+def test_client_calls_get_a_pool_of_api_workers() -> None:
+    """The operator's default executor (where asyncio.to_thread runs client calls and log streams)
+    has PACKGATE_API_WORKERS threads."""
+    from packgate.handlers import api_threads
+
+    pool = api_threads(load_settings(api_workers=3))
+    try:
+        assert pool._max_workers == 3
+    finally:
+        pool.shutdown()

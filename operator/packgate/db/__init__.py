@@ -22,6 +22,7 @@ from packgate.db.models import (
     FlakyTest,
     PackInfo,
     PackStats,
+    RetentionRound,
     TriggerReason,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "Migration",
     "PackInfo",
     "PackStats",
+    "RetentionRound",
     "TriggerReason",
     "default_migrations_dir",
     "load_migrations",

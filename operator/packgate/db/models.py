@@ -1,7 +1,7 @@
 """Typed values going into and coming out of the database layer.
 
-Owns: ExecutionRecord (what the operator asks to record), Compaction, and the read models (PackInfo,
-ExecutionSummary, ExecutionDetail, PackStats, FlakyTest).  Must not: import asyncpg or hold SQL;
+Owns: ExecutionRecord (what the operator asks to record), Compaction, RetentionRound, and the read
+models (PackInfo, ExecutionSummary, ExecutionDetail, PackStats, FlakyTest).  Must not: import asyncpg or hold SQL;
 rows become these models inside `packgate.db.store` and never travel further as records.
 """
 
@@ -129,3 +129,11 @@ class FlakyTest(_Frozen):
 def aware(value: datetime) -> datetime:
     """A naive datetime is taken as UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class RetentionRound(_Frozen):
+    """One round of retention on one replica: skipped when another replica was running it (it holds
+    the retention lock), else how many executions were deleted."""
+
+    skipped: bool
+    deleted: int = Field(default=0, ge=0)

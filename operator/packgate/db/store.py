@@ -1,7 +1,8 @@
 """Database: the one door to PostgreSQL (an asyncpg pool) and every query Packgate runs.
 
 Owns: connecting (short timeouts), applying migrations, recording executions exactly once
-(idempotency key), and the reads behind regressions, `packgate results` and retention.  Every
+(idempotency key), the reads behind regressions and `packgate results`, and retention (one replica
+at a time, under an advisory lock).  Every
 asyncpg/OS error leaves as DatabaseUnavailable (can't reach PostgreSQL: defer and retry),
 RecordRefused (PostgreSQL refused the data: don't retry it) or DatabaseError (anything else),
 raised `from` the original (see `_errors.classify`).  A record written from a compact deferred
@@ -30,6 +31,7 @@ from packgate.db.models import (
     FlakyTest,
     PackInfo,
     PackStats,
+    RetentionRound,
     aware,
 )
 from packgate.errors import DatabaseError
@@ -171,6 +173,12 @@ RETURNING id
 """
 
 _DELETE_OLD = "SELECT packgate.delete_old_executions($1)"
+
+RETENTION_LOCK_KEY = int.from_bytes(b"pgretain", "big") >> 1
+"""Advisory lock key of a retention round (not the migrations' key), so one replica at a time runs it."""
+
+# Held until the end of the round's transaction; a replica that can't take it skips the round.
+_TRY_RETENTION_LOCK = "SELECT pg_try_advisory_xact_lock($1)"
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -381,6 +389,17 @@ class Database:
         """Retention: delete executions older than `days` days (and their test cases); return how many."""
         with translated(self.target):
             return int(await self._pool.fetchval(_DELETE_OLD, days))
+
+    async def retention_round(self, days: int) -> RetentionRound:
+        """One replica's retention round: `delete_old_executions(days)` under the advisory lock
+        RETENTION_LOCK_KEY (pg_try_advisory_xact_lock, released when the round's transaction ends).
+        While another replica (another session) holds it, the round is skipped at once, not queued."""
+        with translated(self.target):
+            async with self._pool.acquire() as connection, connection.transaction():
+                if not await connection.fetchval(_TRY_RETENTION_LOCK, RETENTION_LOCK_KEY):
+                    return RetentionRound(skipped=True)
+                deleted = int(await connection.fetchval(_DELETE_OLD, days))
+        return RetentionRound(skipped=False, deleted=deleted)
 
     # ------------------------------------------------------------------------------- reads
 

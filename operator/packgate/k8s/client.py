@@ -1,8 +1,11 @@
 """A small async facade over the official Kubernetes client, for exactly what Packgate does.
 
-Owns: configuration loading, the calls on Packs, Jobs, Pods, ConfigMaps and pod logs, and error
-wrapping.  Must not: decide anything (the planner does) or hold state between calls beyond the
-API client itself.
+Owns: configuration loading, the calls on Packs, Jobs, Pods, ConfigMaps and pod logs, their
+request timeout (every call passes `_request_timeout`: connect, then read -- for a log stream the
+wait for each next chunk -- so a stalled call gives its thread back), and error wrapping: every
+failure, a timeout included, leaves as a one-line KubernetesError (Conflict for 409), a temporary
+error.  Must not: decide anything (the planner does) or hold state between calls beyond the API
+client itself.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any, TypeVar
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from packgate.api.spec import GROUP, PLURAL, VERSION
 from packgate.errors import Conflict, KubernetesError
@@ -25,6 +29,27 @@ from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_
 
 T = TypeVar("T")
 READ_CHUNK = 64 * 1024
+DEFAULT_TIMEOUT_SECONDS = 60.0
+"""PACKGATE_API_TIMEOUT_SECONDS' default."""
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""The most a call waits for its connection, whatever its read timeout."""
+
+
+def request_timeout(seconds: float) -> tuple[float, float]:
+    """The `_request_timeout` of every call, (connect, read): the connection within `seconds` but
+    at most CONNECT_TIMEOUT_SECONDS, then `seconds` for each read (of a streamed log: for each
+    next chunk, however long the whole log takes)."""
+    return (min(CONNECT_TIMEOUT_SECONDS, seconds), seconds)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is a connect or read timeout (urllib3's own, the socket's, or one that
+    exhausted urllib3's retries)."""
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, NewConnectionError):  # a ConnectTimeoutError only by inheritance: refused, unreachable
+        return False
+    return isinstance(exc, Urllib3Timeout | TimeoutError)
 
 
 def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
@@ -43,40 +68,53 @@ def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
         raise KubernetesError(f"cannot load Kubernetes credentials: {exc}") from exc
 
 
-def _wrap(exc: Exception, what: str) -> KubernetesError:
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _wrap(exc: Exception, what: str, timeout: tuple[float, float] | None = None) -> KubernetesError:
+    """The KubernetesError (Conflict for 409) of a failed call, one line; `timeout` is the call's
+    (connect, read), named when it ran out."""
     if isinstance(exc, ApiException):
-        reason = exc.reason or ""
+        reason = _one_line(exc.reason or "")
         if exc.status == 409:
             return Conflict(f"{what}: conflict: {reason}")
         return KubernetesError(f"{what}: {exc.status} {reason}".strip())
-    return KubernetesError(f"{what}: {exc}")
+    if _timed_out(exc):
+        within = f" within {timeout[1]:g}s" if timeout is not None else ""
+        return KubernetesError(f"{what}: the API server did not answer{within} (timed out)")
+    return KubernetesError(_one_line(f"{what}: {exc}"))
 
 
 class Kube:
-    """The API calls Packgate makes.  Every method is async; blocking work runs in a thread."""
+    """The API calls Packgate makes.  Every method is async (blocking work runs in a thread, the
+    loop's default executor) except `stream_log_lines`, which is called from a thread; every call
+    has the request timeout `request_timeout(timeout)`."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
+    def __init__(self, api_client: k8s.ApiClient, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.api_client = api_client
         self.core = k8s.CoreV1Api(api_client)
         self.batch = k8s.BatchV1Api(api_client)
         self.custom = k8s.CustomObjectsApi(api_client)
+        self.timeout = request_timeout(timeout)
 
     async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` in a thread, with the request timeout; failures wrapped."""
         try:
-            return await asyncio.to_thread(partial(fn, *args, **kwargs))
+            return await asyncio.to_thread(partial(fn, *args, _request_timeout=self.timeout, **kwargs))
         except (ApiException, HTTPError, OSError) as exc:
-            raise _wrap(exc, what) from exc
+            raise _wrap(exc, what, self.timeout) from exc
 
     async def _call_unless_absent(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Like `_call`, but an object that does not exist (404) gives None."""
         try:
-            return await asyncio.to_thread(partial(fn, *args, **kwargs))
+            return await asyncio.to_thread(partial(fn, *args, _request_timeout=self.timeout, **kwargs))
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise _wrap(exc, what) from exc
+            raise _wrap(exc, what, self.timeout) from exc
         except (HTTPError, OSError) as exc:
-            raise _wrap(exc, what) from exc
+            raise _wrap(exc, what, self.timeout) from exc
 
     def _plain(self, obj: Any) -> Any:
         return self.api_client.sanitize_for_serialization(obj)
@@ -171,13 +209,14 @@ class Kube:
         """Create a Job; False when it already exists (it is adopted, never created twice)."""
         namespace = manifest["metadata"]["namespace"]
         try:
-            await asyncio.to_thread(self.batch.create_namespaced_job, namespace, manifest)
-        except ApiException as exc:
-            if exc.status == 409:
-                return False
-            raise _wrap(exc, f"create Job {namespace}/{manifest['metadata']['name']}") from exc
-        except (HTTPError, OSError) as exc:
-            raise _wrap(exc, f"create Job {namespace}/{manifest['metadata']['name']}") from exc
+            await self._call(
+                f"create Job {namespace}/{manifest['metadata']['name']}",
+                self.batch.create_namespaced_job,
+                namespace,
+                manifest,
+            )
+        except Conflict:
+            return False
         return True
 
     async def delete_job(self, namespace: str, name: str) -> None:
@@ -206,12 +245,17 @@ class Kube:
         one too), and a line longer than `LINE_LIMIT` characters comes in pieces of that size
         without "\\n" (`LineSplitter`; `Collector.feed_piece` takes both).  Never whole in
         memory; only each new chunk is searched for line ends, so the time is linear in the log's
-        length.  Stop early by closing the generator (`contextlib.closing`): the connection is then
-        dropped rather than read to the end.  Blocking: call it from a thread."""
+        length.  A stream that sends nothing for the read timeout ends in KubernetesError, however
+        long the whole log has taken.  Stop early by closing the generator (`contextlib.closing`):
+        the connection is then dropped rather than read to the end.  Blocking: call it from a
+        thread."""
+        what = f"read log of pod {namespace}/{pod}"
         try:
-            response = self.core.read_namespaced_pod_log(pod, namespace, container=container, _preload_content=False)
+            response = self.core.read_namespaced_pod_log(
+                pod, namespace, container=container, _preload_content=False, _request_timeout=self.timeout
+            )
         except (ApiException, HTTPError, OSError) as exc:
-            raise _wrap(exc, f"read log of pod {namespace}/{pod}") from exc
+            raise _wrap(exc, what, self.timeout) from exc
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         splitter = LineSplitter()
         finished = False
@@ -222,7 +266,7 @@ class Kube:
             yield from splitter.close()
             finished = True
         except (HTTPError, OSError) as exc:
-            raise _wrap(exc, f"read log of pod {namespace}/{pod}") from exc
+            raise _wrap(exc, what, self.timeout) from exc
         finally:
             if not finished:
                 response.close()  # stopped early: the rest of the log is not read into the pool
