@@ -32,6 +32,7 @@ from packgate.api.status import (
     TEXT_BYTES,
     Comparison,
     PackStatus,
+    RunnerError,
     bound_status,
     capped_comparison,
     clip,
@@ -43,7 +44,7 @@ from packgate.errors import DatabaseError, DatabaseUnavailable, InvalidPack, Kub
 from packgate.history import case_key, compare
 from packgate.k8s.client import Kube
 from packgate.reconcile import plan as planner
-from packgate.reconcile.observe import is_active, job_state, pod_state
+from packgate.reconcile.observe import is_active, job_mismatch, job_state, pod_state
 from packgate.reconcile.plan import Collect, Event, Observed, Plan
 from packgate.reconcile.queue import Waiting, admit
 from packgate.reconcile.render import (
@@ -202,8 +203,11 @@ class Executor:
             deferred = await self._conclude(obs, spec, result, emit)
         else:
             await self._write_status(obs, result.status)
-            await self._create_jobs(obs, spec, result.status, result.create_jobs, paths)
+            written = await self._create_jobs(obs, spec, result.status, result.create_jobs, paths, emit)
             await self._emit_all(emit, result.events)
+            if result.collect:
+                assert spec is not None
+                await self._collect_ended(obs, spec, written, result.collect)
         # Only a Pack with deferred records needs the extra read of its status.  Without a database
         # configured, records deferred earlier wait for one.
         pending = obs.status.pending_records or deferred
@@ -297,18 +301,29 @@ class Executor:
             status, events = planner.started(obs, spec, current)
             await self._write_status(obs, status)
             await self._create_jobs(
-                obs, spec, status, [r.name for r in spec.testing.runners] if spec.testing else [], paths
+                obs, spec, status, [r.name for r in spec.testing.runners] if spec.testing else [], paths, emit
             )
         metrics.EXECUTIONS_STARTED.labels(trigger=str(current.trigger)).inc()
         await self._emit_all(emit, result.events + events)
 
     async def _create_jobs(
-        self, obs: Observed, spec: PackSpec | None, status: PackStatus, runners: list[str], paths: str | None
-    ) -> None:
+        self,
+        obs: Observed,
+        spec: PackSpec | None,
+        status: PackStatus,
+        runners: list[str],
+        paths: str | None,
+        emit: Emit,
+    ) -> PackStatus:
+        """Create the runners' Jobs (`status` is already written).  A Job of the same name that exists
+        is adopted when it is this execution's (a replica that created it a moment earlier);
+        otherwise that runner is an error, JobConflict, kept in the status.  Returns the status as
+        written."""
         current = status.current_execution
         if not runners or spec is None or spec.testing is None or current is None:
-            return
+            return status
         wanted = {r.name: r for r in spec.testing.runners}
+        conflicts: dict[str, RunnerError] = {}
         for name in runners:
             if name not in wanted or name not in current.runners:
                 continue
@@ -321,9 +336,62 @@ class Executor:
                 options=self.render_options,
                 config_map_paths=paths,
             )
-            created = await self.kube.create_job(manifest)
-            verb = "Created" if created else "Adopted"
-            log.info("%s Job %s for Pack %s/%s", verb, manifest["metadata"]["name"], obs.pack.namespace, obs.pack.name)
+            job = manifest["metadata"]["name"]
+            if await self.kube.create_job(manifest):
+                log.info("Created Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
+                continue
+            existing = next(
+                (
+                    j
+                    for j in await self.kube.list_pack_jobs(obs.pack.namespace, obs.pack.uid)
+                    if (j.get("metadata") or {}).get("name") == job
+                ),
+                None,
+            )
+            problem = job_mismatch(existing, name=job, pack_uid=obs.pack.uid, execution=current.id, runner=name)
+            if problem is None:
+                log.info("Adopted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
+                continue
+            log.warning("Pack %s/%s, runner %s: %s", obs.pack.namespace, obs.pack.name, name, problem)
+            conflicts[name] = RunnerError(reason="JobConflict", message=problem)
+        if not conflicts:
+            return status
+        new = planner.with_runner_errors(status, conflicts)
+        await self._patch_status(obs.pack.namespace, obs.pack.name, bound_status(status), new)
+        await self._emit_all(
+            emit,
+            [Event("Warning", "RunnerError", f"runner {n}: {e.reason}: {e.message}") for n, e in conflicts.items()],
+        )
+        return new
+
+    # -- collecting ----------------------------------------------------------------------------
+
+    async def _collect_ended(self, obs: Observed, spec: PackSpec, status: PackStatus, items: list[Collect]) -> None:
+        """Read the logs of runners that ended while others still run, and keep their results in the
+        status (`status` is what was written), compactly: their Jobs may be removed
+        (ttlSecondsAfterFinished) before the last runner ends, and the next plan reads them there."""
+        current = status.current_execution
+        assert current is not None and spec.testing is not None
+        runners = {r.name: r for r in spec.testing.runners}
+        results: dict[str, TestSuiteResult] = {}
+        for item in items:
+            if item.runner in runners:
+                suite = await asyncio.to_thread(
+                    self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
+                )
+                if suite is not None:
+                    results[item.runner] = suite
+                    log.info(
+                        "Collected runner %s (Job %s) of Pack %s/%s: %s",
+                        item.runner,
+                        item.job,
+                        obs.pack.namespace,
+                        obs.pack.name,
+                        suite.status,
+                    )
+        await self._patch_status(
+            obs.pack.namespace, obs.pack.name, bound_status(status), planner.with_collected(obs, status, results)
+        )
 
     # -- concluding ----------------------------------------------------------------------------
 
@@ -335,9 +403,11 @@ class Executor:
         collected: dict[str, TestSuiteResult] = {}
         for item in result.collect:
             if item.runner in runners:
-                collected[item.runner] = await asyncio.to_thread(
+                read = await asyncio.to_thread(
                     self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
                 )
+                if read is not None:
+                    collected[item.runner] = read
         comparison = await self._comparison(obs, collected)
         status, events, outcome, verdict = planner.conclude(
             planner.with_status(obs, result.status), spec, collected, comparison
@@ -366,10 +436,12 @@ class Executor:
         await self._emit_all(emit, result.events + events)
         return recording.outcome is Outcome.DEFERRED
 
-    def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult:
+    def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult | None:
         """Read one runner's whole log, streamed through the collector in bounded memory, and judge
-        it; past PACKGATE_LOG_LIMIT_BYTES the reading stops (the collector makes that an error).
-        Blocking: runs in a thread."""
+        it; past PACKGATE_LOG_LIMIT_BYTES the reading stops (the collector makes that an error).  A
+        runner killed at its deadline (`item.timeout`) is a Timeout quoting its last lines.  None
+        when a `detail` read (the result is already in the status) fails: the status' summary
+        stands.  Blocking: runs in a thread."""
         if item.pod is None:
             return error_suite(
                 item.runner, item.runner_type, "the runner's pod is gone; no log to read", job_name=item.job
@@ -389,8 +461,15 @@ class Executor:
                     if collector.over_limit:
                         break
         except KubernetesError as exc:
+            if item.detail:
+                log.warning(
+                    "Runner %s: its log could not be read again; its collected result stands: %s", item.runner, exc
+                )
+                return None
             message = runner_error(f"could not read the log: {exc}", collector.tail.lines())
             return error_suite(item.runner, item.runner_type, message, job_name=item.job)
+        if item.timeout is not None:
+            return planner.timeout_suite(item, collector.tail.lines())
         return judge(collector, exit_code=item.exit_code).model_copy(update={"job_name": item.job})
 
     async def _comparison(self, obs: Observed, collected: dict[str, TestSuiteResult]) -> Comparison | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from packgate.reconcile.observe import is_active, job_state, pod_state
+from packgate.reconcile.observe import is_active, job_mismatch, job_state, pod_state
 from packgate.reconcile.plan import JobState, PodState
 
 pytestmark = pytest.mark.unit
@@ -464,3 +464,68 @@ def test_pod_of_an_old_cluster_uses_the_job_name_label() -> None:
     raw = pod("Running")
     del raw["metadata"]["labels"]["batch.kubernetes.io/job-name"]
     assert pod_state(raw).job == JOB_NAME
+
+
+def test_pod_killed_at_its_deadline() -> None:
+    """A pod the kubelet killed at its activeDeadlineSeconds (the runner's timeout) is Failed with
+    reason DeadlineExceeded: deadline_exceeded, with the runner's exit code (SIGKILL)."""
+    raw = pod(
+        "Failed",
+        init=FETCHED,
+        runner={
+            "terminated": {
+                "exitCode": 137,
+                "reason": "Error",
+                "startedAt": "2025-06-01T12:00:04Z",
+                "finishedAt": "2025-06-01T12:01:14Z",
+                "containerID": "containerd://9a3b",
+            }
+        },
+    )
+    raw["status"]["reason"] = "DeadlineExceeded"
+    raw["status"]["message"] = "Pod was active on the node longer than the specified deadline"
+    assert pod_state(raw) == PodState(POD_NAME, JOB_NAME, "Failed", exit_code=137, deadline_exceeded=True)
+    assert pod_state(pod("Failed", init=FETCHED, runner=PODINIT)).deadline_exceeded is False
+
+
+def foreign(**changes: Any) -> dict[str, Any]:
+    """RUNNING_JOB with some labels or owner references changed."""
+    out = copy.deepcopy(RUNNING_JOB)
+    meta = out["metadata"]
+    meta["labels"].update(changes.get("labels", {}))
+    if "owners" in changes:
+        meta["ownerReferences"] = changes["owners"]
+    return out
+
+
+OTHER_PACK_OWNER = [{**RUNNING_JOB["metadata"]["ownerReferences"][0], "uid": "1e2d3c4b-0000-4000-8000-000000000000"}]
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        (RUNNING_JOB, None),
+        (
+            foreign(labels={"packgate.dev/execution": "ffffffffff"}),
+            "its packgate.dev/execution label is 'ffffffffff', not 'a1b2c3d4e5'",
+        ),
+        (foreign(labels={"packgate.dev/runner": "python"}), "its packgate.dev/runner label is 'python', not 'shell'"),
+        (
+            foreign(owners=OTHER_PACK_OWNER),
+            f"it is not owned by this Pack (uid {LABELS['packgate.dev/pack-uid']})",
+        ),
+        (foreign(owners=[]), f"it is not owned by this Pack (uid {LABELS['packgate.dev/pack-uid']})"),
+        (None, f"it is not labelled packgate.dev/pack-uid={LABELS['packgate.dev/pack-uid']}"),
+    ],
+    ids=["ours", "other-execution", "other-runner", "other-owner", "no-owner", "not-labelled"],
+)
+def test_an_existing_job_is_adopted_only_if_it_is_this_executions(
+    job: dict[str, Any] | None, expected: str | None
+) -> None:
+    """After a conflict on creating a runner's Job, the existing Job is adopted only when it carries
+    the execution's and the runner's labels and the Pack owns it; otherwise the reason says why."""
+    problem = job_mismatch(
+        job, name=JOB_NAME, pack_uid=LABELS["packgate.dev/pack-uid"], execution="a1b2c3d4e5", runner="shell"
+    )
+    head = f"a Job named {JOB_NAME} already exists and is not this execution's: "
+    assert problem == (None if expected is None else head + expected)

@@ -11,6 +11,8 @@ import pytest
 from builders import (
     NONCE,
     NOW,
+    PYTHON,
+    SHELL,
     concluded,
     job,
     later,
@@ -23,20 +25,35 @@ from builders import (
 )
 
 from packgate.api.spec import PackSpec
-from packgate.api.status import Condition, ExecutionSummary, PackStatus, Phase, Trigger, merge_conditions, timestamp
+from packgate.api.status import (
+    CollectedSuite,
+    Condition,
+    ExecutionSummary,
+    PackStatus,
+    Phase,
+    RunnerError,
+    Trigger,
+    merge_conditions,
+    timestamp,
+)
 from packgate.reconcile.plan import (
     Collect,
     Event,
     JobState,
+    Observed,
     conclude,
     conditions,
     plan,
     queued,
     started,
     summary_columns,
+    timeout_suite,
+    with_collected,
+    with_runner_errors,
 )
 from packgate.reconcile.render import job_name
 from packgate.results import RunStatus, TestSuiteResult
+from packgate.wrapper import new_collector
 
 pytestmark = pytest.mark.unit
 
@@ -135,23 +152,144 @@ def test_running_execution_without_jobs_creates_them() -> None:
 
 
 def test_running_jobs_wait() -> None:
-    """Jobs that run (pods Running) need nothing: no create, no collect, still Testing."""
+    """Jobs that run (pods Running) need nothing: no create, no collect, still Testing; the status
+    notes that their Jobs were seen (jobsSeen)."""
     status = running_status(SPEC)
     jobs = [job(status, "shell"), job(status, "python")]
     result = plan(observed(SPEC, status=status, jobs=jobs, pods=[pod(j) for j in jobs]))
     assert (result.create_jobs, result.collect, result.delete_jobs) == ([], [], [])
     assert result.status.phase is Phase.TESTING
-    assert result.status.current_execution == status.current_execution
+    assert status.current_execution is not None
+    assert result.status.current_execution == status.current_execution.model_copy(
+        update={"jobs_seen": ["shell", "python"]}
+    )
 
 
-def test_one_finished_job_waits_for_the_others() -> None:
-    """While one runner is still running nothing is collected; the status keeps the startedAt."""
+def test_a_job_that_ends_is_collected_at_once() -> None:
+    """A runner whose Job ended is read at once, while the others still run (its Job may be removed
+    by ttlSecondsAfterFinished before they end); the execution does not conclude yet, and the status
+    keeps its startedAt."""
     status = running_status(SPEC)
     shell, python = job(status, "shell", finished=True), job(status, "python")
-    result = plan(observed(SPEC, status=status, jobs=[shell, python], now=NOW + timedelta(seconds=60)))
-    assert result.collect == []
+    pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python)]
+    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=pods, now=NOW + timedelta(seconds=60)))
+    assert result.collect == [
+        Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0)
+    ]
+    assert (result.conclude, result.create_jobs, result.status.phase) == (False, [], Phase.TESTING)
     assert result.status.current_execution is not None
     assert result.status.current_execution.started_at == timestamp(NOW)
+
+
+def ended_early(spec: PackSpec = SPEC, shell: TestSuiteResult | None = None) -> tuple[PackStatus, Observed]:
+    """shell's Job ended while python's runs: the planner asked to read shell, and the status is
+    what the executor writes after reading it (`with_collected`)."""
+    status = running_status(spec)
+    jobs = [job(status, "shell", finished=True), job(status, "python")]
+    pods = [pod(jobs[0], phase="Succeeded", exit_code=0), pod(jobs[1])]
+    obs = observed(spec, status=status, jobs=jobs, pods=pods, now=NOW + timedelta(seconds=20))
+    result = plan(obs)
+    assert [c.runner for c in result.collect] == ["shell"]
+    read = shell if shell is not None else suite("shell", "script", 2, 1)
+    return with_collected(obs, result.status, {"shell": read}), obs
+
+
+def test_a_collected_result_is_kept_compactly_in_status() -> None:
+    """What was read of a runner that ended early is kept in currentExecution.collected: its
+    counts, status and first failing tests; its Job is no longer awaited (jobsSeen)."""
+    status, _ = ended_early()
+    current = status.current_execution
+    assert current is not None
+    assert current.collected == [
+        CollectedSuite(
+            name="shell",
+            type="script",
+            status="partial",
+            total=3,
+            passed=2,
+            failed=1,
+            duration_ms=10,
+            exit_code=1,
+            failing_tests=["test_bad_0"],
+        )
+    ]
+    assert current.jobs_seen == ["python"]
+
+
+def test_a_collected_runner_whose_job_was_removed_is_not_run_again() -> None:
+    """The bug: a finished Job removed by ttlSecondsAfterFinished before the execution concluded was
+    created and run again.  Once its result is collected, its Job may go: nothing is created, no
+    error; the execution concludes with the collected result when the other runner ends."""
+    status, obs = ended_early()
+    python = job(status, "python")
+    gone = later(obs, 30, status=status, jobs=[python], pods=[pod(python)])
+    result = plan(gone)
+    assert (result.create_jobs, result.events, result.collect, result.conclude) == ([], [], [], False)
+    assert result.status.current_execution is not None
+    assert result.status.current_execution.runner_errors == {}
+
+    done = job(status, "python", finished=True)
+    ended = later(gone, 30, status=result.status, jobs=[done], pods=[pod(done, phase="Succeeded", exit_code=0)])
+    last_plan = plan(ended)
+    assert last_plan.conclude
+    assert [c.runner for c in last_plan.collect] == ["python"]
+    new, _, outcome, _ = conclude(
+        later(ended, 0, status=last_plan.status), SPEC, {"python": suite("python", "pytest", 3)}
+    )
+    assert new.last_execution is not None
+    assert [(s.name, s.status, s.passed, s.failed, s.reason) for s in new.last_execution.suites] == [
+        ("shell", "partial", 2, 1, None),
+        ("python", "passed", 3, 0, None),
+    ]
+    assert new.last_execution.failing_tests == ["shell: test_bad_0"]
+    assert (outcome.passed, outcome.failed) == (5, 1)
+
+
+def test_collected_runners_are_read_again_for_detail_while_their_logs_exist() -> None:
+    """When the last runner ends, the runners collected earlier are read again (`detail`) while
+    their pods exist, so the record keeps every test case; the summary stands if that fails."""
+    status, obs = ended_early()
+    shell, python = job(status, "shell", finished=True), job(status, "python", finished=True)
+    pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python, phase="Succeeded", exit_code=0)]
+    result = plan(later(obs, 30, status=status, jobs=[shell, python], pods=pods))
+    assert result.conclude
+    assert result.collect == [
+        Collect(runner="python", runner_type="pytest", job=python.name, pod=pods[1].name, exit_code=0),
+        Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0, detail=True),
+    ]
+
+
+def test_a_collected_summary_keeps_the_count_of_failing_tests_it_left_out() -> None:
+    """A runner concluded from its collected summary still counts every failing test in
+    failingTestsOmitted, though the summary names only the first ones."""
+    status, obs = ended_early(shell=suite("shell", "script", 1, 25))
+    current = status.current_execution
+    assert current is not None
+    assert (len(current.collected[0].failing_tests), current.collected[0].failing_tests_omitted) == (10, 15)
+    new, _, _, _ = conclude(
+        later(obs, 60, status=status, jobs=[], pods=[]), SPEC, {"python": suite("python", "pytest", 3)}
+    )
+    assert new.last_execution is not None
+    assert (new.last_execution.failed, len(new.last_execution.failing_tests)) == (25, 10)
+    assert new.last_execution.failing_tests_omitted == 15
+
+
+def test_a_job_removed_before_its_result_was_read_is_a_runner_error() -> None:
+    """A runner's Job seen running, then gone before its result was read (deleted, or removed by
+    its TTL before the operator read it), is runner error JobRemoved: never created again."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell"), job(status, "python")
+    seen = plan(observed(SPEC, status=status, jobs=[shell, python], pods=[pod(shell), pod(python)]))
+    result = plan(observed(SPEC, status=seen.status, jobs=[python], pods=[pod(python)], now=NOW + timedelta(seconds=9)))
+    assert result.create_jobs == []
+    current = result.status.current_execution
+    assert current is not None
+    assert current.runner_errors["shell"].model_dump() == {
+        "reason": "JobRemoved",
+        "message": f"the Job {shell.name} was removed before its result was read",
+    }
+    assert reasons(result.events) == [("Warning", "RunnerError")]
+    assert current.jobs_seen == ["python"]
 
 
 def test_all_jobs_finished_collects_every_runner() -> None:
@@ -245,7 +383,8 @@ def test_unschedulable_beyond_grace(waited: int, error: str | None) -> None:
 
 
 def test_deadline_exceeded_is_a_timeout() -> None:
-    """A Job that failed with DeadlineExceeded is runner error Timeout with the Job's message."""
+    """A Job that failed with DeadlineExceeded (its pod did not end by the Job's later deadline) is
+    runner error Timeout naming the runner's timeout and the Job's message."""
     status = running_status(SPEC)
     late = job(
         status,
@@ -260,8 +399,89 @@ def test_deadline_exceeded_is_a_timeout() -> None:
     assert current is not None
     assert current.runner_errors["shell"].model_dump() == {
         "reason": "Timeout",
-        "message": "Job was active longer than specified deadline",
+        "message": "timed out after 300s; its pod did not end in time for its log to be read "
+        "(Job was active longer than specified deadline)",
     }
+
+
+SLOW = spec_of(runners=[{**SHELL, "timeout": "60s"}])
+SLOW_LOG = [
+    "collected 3 items\n",
+    "tests/test_actions.py::test_fast PASSED\n",
+    "tests/test_actions.py::test_slow_thing \n",
+]
+
+
+def test_a_runner_killed_at_its_timeout_is_read_and_quoted() -> None:
+    """The pod's own deadline is the runner's timeout: the kubelet kills it (Failed,
+    DeadlineExceeded) and it keeps its log.  The planner collects it like any ended runner, the
+    error says `timed out after 60s; last lines: ...`, and the reason stays Timeout."""
+    status = running_status(SLOW)
+    failed = job(status, "shell", finished=True, failed=True, reason="BackoffLimitExceeded")
+    killed = pod(failed, phase="Failed", exit_code=137, deadline_exceeded=True)
+    obs = observed(SLOW, status=status, jobs=[failed], pods=[killed], now=NOW + timedelta(seconds=75))
+    result = plan(obs)
+    assert result.conclude
+    item = Collect(runner="shell", runner_type="script", job=failed.name, pod=killed.name, exit_code=137, timeout=60)
+    assert result.collect == [item]
+    collector = new_collector(NONCE, name="shell", runner_type="script", result_format="auto", result_path=None)
+    for line in SLOW_LOG:
+        collector.feed(line)
+    read = timeout_suite(item, collector.tail.lines())
+    assert read.error == (
+        'timed out after 60s; last lines: "collected 3 items" | "tests/test_actions.py::test_fast PASSED" | '
+        '"tests/test_actions.py::test_slow_thing"'
+    )
+    new, _, _, verdict = conclude(later(obs, 0, status=result.status), SLOW, {"shell": read})
+    assert new.last_execution is not None
+    [shell] = new.last_execution.suites
+    assert (shell.reason, shell.error, shell.exit_code) == ("Timeout", read.error, 137)
+    assert (verdict.allowed, cond(new, "Stalled")) == (False, ("True", "Timeout"))
+
+
+def test_a_runner_that_timed_out_early_keeps_reason_timeout_in_its_collected_summary() -> None:
+    """A runner killed at its deadline while another still runs is collected at once; its summary
+    says Timeout, and so does the concluded execution if its Job is gone by then."""
+    spec = spec_of(runners=[{**SHELL, "timeout": "60s"}, PYTHON])
+    status = running_status(spec)
+    failed, python = job(status, "shell", finished=True, failed=True), job(status, "python")
+    killed = pod(failed, phase="Failed", exit_code=137, deadline_exceeded=True)
+    obs = observed(spec, status=status, jobs=[failed, python], pods=[killed, pod(python)])
+    result = plan(obs)
+    [item] = result.collect
+    assert item.timeout == 60
+    kept = with_collected(obs, result.status, {"shell": timeout_suite(item, ["test_slow_thing"])})
+    assert kept.current_execution is not None
+    assert [(s.reason, s.error) for s in kept.current_execution.collected] == [
+        ("Timeout", 'timed out after 60s; last lines: "test_slow_thing"')
+    ]
+    done = job(status, "python", finished=True)
+    new, _, _, _ = conclude(
+        later(obs, 90, status=kept, jobs=[done], pods=[]), spec, {"python": suite("python", "pytest", 3)}
+    )
+    assert new.last_execution is not None
+    assert [s.reason for s in new.last_execution.suites] == ["Timeout", None]
+
+
+def test_a_pod_killed_at_its_deadline_before_the_runner_started_is_a_timeout() -> None:
+    """Killed at its deadline while fetching the pack or pulling the image: Timeout at once, not
+    SourceFetchFailed, and no log to read."""
+    status = running_status(SLOW)
+    failed = job(status, "shell", finished=True, failed=True, reason="BackoffLimitExceeded")
+    killed = pod(
+        failed,
+        phase="Failed",
+        deadline_exceeded=True,
+        init_failure="fetching the pack failed (exit code 137)",
+    )
+    result = plan(observed(SLOW, status=status, jobs=[failed], pods=[killed]))
+    current = result.status.current_execution
+    assert current is not None
+    assert current.runner_errors["shell"].model_dump() == {
+        "reason": "Timeout",
+        "message": "timed out after 60s before the runner started (fetching the pack failed (exit code 137))",
+    }
+    assert result.collect == []
 
 
 def test_fetch_failure_is_a_runner_error() -> None:
@@ -393,6 +613,24 @@ def test_crashed_runner_blocks_with_test_error() -> None:
     assert cond(new, "Active") == ("False", "TestError")
     assert new.last_execution is not None
     assert [s.reason for s in new.last_execution.suites] == [None, "NoResults"]
+
+
+def test_a_job_conflict_met_on_creation_is_a_runner_error() -> None:
+    """A Job of the same name that is not this execution's (met by the executor on creating it) is
+    kept as runner error JobConflict: the next plan neither creates it again nor waits for it."""
+    status = running_status(SPEC)
+    conflict = RunnerError(reason="JobConflict", message="a Job named core-shell-x already exists and is not ...")
+    errored = with_runner_errors(status, {"shell": conflict})
+    python = job(status, "python")
+    result = plan(observed(SPEC, status=errored, jobs=[python], pods=[pod(python)]))
+    assert (result.create_jobs, result.events) == ([], [])
+    done = job(status, "python", finished=True)
+    new, _, _, verdict = conclude(
+        observed(SPEC, status=errored, jobs=[done]), SPEC, {"python": suite("python", "pytest", 3)}
+    )
+    assert new.last_execution is not None
+    assert [s.reason for s in new.last_execution.suites] == ["JobConflict", None]
+    assert verdict.allowed is False
 
 
 def test_runner_without_job_or_result_is_lost() -> None:

@@ -131,12 +131,24 @@ def test_pack_label_is_a_valid_label_value_for_long_names(pack_name: str) -> Non
 
 
 def test_job_spec_limits() -> None:
-    """backoffLimit 0, activeDeadlineSeconds = runner timeout, ttlSecondsAfterFinished from the options."""
+    """backoffLimit 0, ttlSecondsAfterFinished from the options; the pod's activeDeadlineSeconds is
+    the runner's timeout, the Job's 30 s later (so the pod is killed first and keeps its log)."""
     spec = spec_of(runners=[{**SHELL, "timeout": "90s"}, {**PYTHON, "timeout": "1h30m"}])
     shell, python = render(spec, "shell")["spec"], render(spec, "python")["spec"]
-    assert (shell["backoffLimit"], shell["activeDeadlineSeconds"], shell["ttlSecondsAfterFinished"]) == (0, 90, 3600)
-    assert python["activeDeadlineSeconds"] == 5400
-    assert render(spec_of())["spec"]["activeDeadlineSeconds"] == 300
+    assert (shell["backoffLimit"], shell["activeDeadlineSeconds"], shell["ttlSecondsAfterFinished"]) == (0, 120, 3600)
+    assert shell["template"]["spec"]["activeDeadlineSeconds"] == 90
+    assert (python["activeDeadlineSeconds"], python["template"]["spec"]["activeDeadlineSeconds"]) == (5430, 5400)
+    default = render(spec_of())["spec"]
+    assert (default["activeDeadlineSeconds"], default["template"]["spec"]["activeDeadlineSeconds"]) == (330, 300)
+
+
+def test_the_pod_is_killed_at_its_timeout_well_before_the_job_deadline() -> None:
+    """The runner pod's deadline plus its termination grace period ends before the Job's deadline,
+    so the Job controller never deletes a timed-out pod (and its log) before Packgate reads it."""
+    job = render(spec_of(runners=[{**SHELL, "timeout": "60s"}]))["spec"]
+    pod = job["template"]["spec"]
+    assert pod["activeDeadlineSeconds"] == 60
+    assert pod["activeDeadlineSeconds"] + pod["terminationGracePeriodSeconds"] < job["activeDeadlineSeconds"]
 
 
 def test_pod_is_restricted() -> None:

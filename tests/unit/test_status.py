@@ -15,13 +15,16 @@ from builders import NOW, PACK, concluded, observed, running_status, spec_of, su
 
 from packgate.api.status import (
     CASE_MESSAGE_BYTES,
+    COLLECTED_FAILING_BYTES,
     FAILING_TESTS_SHOWN,
     NAME_BYTES,
     PENDING_BYTES,
     PENDING_RECORD_BYTES,
     PENDING_RECORDS_MAX,
+    RUNNER_ERRORS_BYTES,
     STATUS_MAX_BYTES,
     TEXT_BYTES,
+    CollectedSuite,
     Comparison,
     Condition,
     CurrentExecution,
@@ -31,6 +34,7 @@ from packgate.api.status import (
     RunnerError,
     SuiteSummary,
     Trigger,
+    bound_current,
     bound_execution,
     bound_status,
     cap_names,
@@ -153,12 +157,29 @@ def test_a_huge_failing_junit_report_concludes_into_a_small_status() -> None:
     assert json_size(dump(bound_status(status))) < STATUS_MAX_BYTES
 
 
-def test_the_worst_status_fits_the_budget() -> None:
-    """Every list and text at its worst at once (16 runners with huge errors and names, thousands
-    of failing tests and regressions, huge condition and runner-error messages, the most deferred
-    records, each from a huge report) still dumps under STATUS_MAX_BYTES."""
-    huge = "z" * 100_000
-    runners = [f"runner-{i:02d}-" + "r" * 30 for i in range(16)]
+HUGE = "z" * 100_000
+RUNNERS = [f"runner-{i:02d}-" + "r" * 30 for i in range(16)]
+
+
+def worst_current(**fields: Any) -> CurrentExecution:
+    """A current execution of 16 runners with every field at its longest, and `fields`."""
+    return CurrentExecution(
+        id="c" * 12,
+        trigger=Trigger.MANUAL,
+        version="v" * 128,
+        spec_hash="h" * 64,
+        token="t" * 200,
+        nonce="n" * 16,
+        queued_at="2025-06-01T12:00:00Z",
+        started_at="2025-06-01T12:00:00Z",
+        runners=RUNNERS,
+        **fields,
+    )
+
+
+def worst_status(current: CurrentExecution) -> PackStatus:
+    """Every list and text of the status at its worst at once, with `current`."""
+    huge, runners = HUGE, RUNNERS
     suites = [
         SuiteSummary(
             name=name,
@@ -190,18 +211,6 @@ def test_the_worst_status_fits_the_budget() -> None:
         ),
         record_error=huge,
     )
-    current = CurrentExecution(
-        id="c" * 12,
-        trigger=Trigger.MANUAL,
-        version="v" * 128,
-        spec_hash="h" * 64,
-        token="t" * 200,
-        nonce="n" * 16,
-        queued_at="2025-06-01T12:00:00Z",
-        started_at="2025-06-01T12:00:00Z",
-        runners=runners,
-        runner_errors={name: RunnerError(reason="ImagePullFailed", message=huge) for name in runners},
-    )
     conditions = [
         Condition(type=t, status="False", reason="TestError", message=huge)
         for t in ("Tested", "Active", "Ready", "Reconciling", "Stalled")
@@ -210,7 +219,7 @@ def test_the_worst_status_fits_the_budget() -> None:
     big = [failing_suite(name=name, failing=200, message_bytes=3000) for name in runners]
     for i in range(PENDING_RECORDS_MAX + 3):
         pending = defer(pending, record_of(*big, execution=f"e{i}")).pending
-    status = PackStatus(
+    return PackStatus(
         active_version="a" * 128,
         message=huge,
         summary={"tests": "0/80", "rate": "0%"},
@@ -220,8 +229,69 @@ def test_the_worst_status_fits_the_budget() -> None:
         pending_records=pending,
         conditions=conditions,
     )
-    size = json_size(dump(bound_status(status)))
+
+
+def test_the_worst_status_fits_the_budget() -> None:
+    """Every list and text at its worst at once (16 runners with huge errors and names, thousands
+    of failing tests and regressions, huge condition and runner-error messages, the most deferred
+    records, each from a huge report) still dumps under STATUS_MAX_BYTES."""
+    errors = {name: RunnerError(reason="ImagePullFailed", message=HUGE) for name in RUNNERS}
+    size = json_size(dump(bound_status(worst_status(worst_current(runner_errors=errors)))))
     assert size <= STATUS_MAX_BYTES, f"{size} bytes"
+
+
+def worst_collected(name: str) -> CollectedSuite:
+    """A runner's result collected when its Job ended, every field at its longest."""
+    return CollectedSuite(
+        name=name,
+        type="command",
+        status="error",
+        total=3 * 10**9,
+        passed=10**9,
+        failed=10**9,
+        skipped=10**9,
+        duration_ms=10**12,
+        reason="NoResults",
+        error=HUGE,
+        exit_code=-(10**9),
+        failing_tests=[f"{HUGE[:3000]}{i}" for i in range(3000)],
+        failing_tests_omitted=10**9,
+    )
+
+
+def test_the_worst_status_with_every_runner_collected_fits_the_budget() -> None:
+    """As above, with each runner's result kept in currentExecution.collected instead (huge
+    errors, thousands of huge failing test names): still under STATUS_MAX_BYTES, the collected
+    errors sharing the runner errors' budget and their failing test names their own."""
+    current = worst_current(collected=[worst_collected(name) for name in RUNNERS])
+    bounded = bound_status(worst_status(current))
+    size = json_size(dump(bounded))
+    assert size <= STATUS_MAX_BYTES, f"{size} bytes"
+    assert bounded.current_execution is not None
+    collected = bounded.current_execution.collected
+    assert sum(len((s.error or "").encode()) for s in collected) <= RUNNER_ERRORS_BYTES
+    assert sum(json_size(s.failing_tests) for s in collected) <= COLLECTED_FAILING_BYTES
+    assert {s.failing_tests_omitted for s in collected} == {10**9 + 3000 - len(collected[0].failing_tests)}
+
+
+def test_a_runner_has_an_error_or_a_collected_result_never_both() -> None:
+    """bound_current keeps one outcome per runner (its error first), drops collected results and
+    jobsSeen entries of runners that are not the execution's, and lists a seen runner once and only
+    while it has no outcome; bounding twice changes nothing."""
+    current = worst_current(
+        runner_errors={RUNNERS[0]: RunnerError(reason="JobRemoved", message="gone")},
+        collected=[worst_collected(n) for n in (RUNNERS[0], RUNNERS[1], RUNNERS[1], "not-a-runner")],
+        jobs_seen=[RUNNERS[0], RUNNERS[1], RUNNERS[2], RUNNERS[2], "not-a-runner"],
+    )
+    once = bound_current(current)
+    assert (list(once.runner_errors), [s.name for s in once.collected], once.jobs_seen) == (
+        [RUNNERS[0]],
+        [RUNNERS[1]],
+        [RUNNERS[2]],
+    )
+    assert bound_current(once) == once
+    status = PackStatus(current_execution=current)
+    assert status_patch(bound_status(status), bound_status(bound_status(status))) == {}
 
 
 def test_bounding_twice_changes_nothing() -> None:

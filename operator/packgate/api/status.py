@@ -111,6 +111,17 @@ class RunnerError(_Status):
     message: str
 
 
+class CollectedSuite(SuiteSummary):
+    """A runner of the current execution whose result was read as soon as its Job ended
+    (status.currentExecution.collected): its outcome as lastExecution will show it, and the names
+    of its first failing tests.  The runner is never run again; if its Job (or pod) is gone by the
+    time the execution concludes (ttlSecondsAfterFinished, deleted by hand), the execution
+    concludes from this summary instead of the log."""
+
+    failing_tests: list[str] = Field(default_factory=list, alias="failingTests")
+    failing_tests_omitted: int | None = Field(default=None, alias="failingTestsOmitted")
+
+
 class CurrentExecution(_Status):
     """status.currentExecution: a queued or running execution.  Written before its Jobs are
     created, so a restarted operator adopts the same Jobs."""
@@ -125,6 +136,11 @@ class CurrentExecution(_Status):
     started_at: str | None = Field(default=None, alias="startedAt")
     runners: list[str] = Field(default_factory=list)
     runner_errors: dict[str, RunnerError] = Field(default_factory=dict, alias="runnerErrors")
+    jobs_seen: list[str] = Field(default_factory=list, alias="jobsSeen")
+    """Runners whose Job has been observed and whose result is not read yet: if such a Job is gone,
+    it was removed (a runner error), it is not one still to create."""
+    collected: list[CollectedSuite] = Field(default_factory=list)
+    """Runners whose result was read as soon as their Job ended (`CollectedSuite`)."""
 
 
 class PackStatus(_Status):
@@ -227,7 +243,8 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 # slows every watcher.  So the status is bounded, whatever the results: full detail lives in
 # PostgreSQL.  Worst case (16 runners, every text and list at its limit, 10 deferred records):
 # pendingRecords 32 KiB + lastExecution ~13 KiB + conditions and message ~8 KiB +
-# currentExecution ~6 KiB, under STATUS_MAX_BYTES.
+# currentExecution ~6 KiB (~11 KiB when every runner's result is collected: a runner has either
+# an error or a collected suite, and their texts share one budget), under STATUS_MAX_BYTES.
 
 STATUS_MAX_BYTES = 64 * 1024
 """The most bytes the Pack's status takes as compact JSON, whatever the results."""
@@ -245,7 +262,9 @@ SUITES_SHOWN = 16
 SUITES_BYTES = 8192
 """lastExecution.suites together: errors are shortened to share it."""
 RUNNER_ERRORS_BYTES = 4096
-"""currentExecution.runnerErrors' messages together."""
+"""currentExecution.runnerErrors' messages and currentExecution.collected's errors together."""
+COLLECTED_FAILING_BYTES = 1024
+"""currentExecution.collected's failing test names together (FAILING_TESTS_SHOWN per runner at most)."""
 PENDING_RECORDS_MAX = 10
 PENDING_RECORD_BYTES = 8192
 PENDING_BYTES = 32 * 1024
@@ -361,21 +380,58 @@ def bound_execution(summary: ExecutionSummary) -> ExecutionSummary:
     )
 
 
+def bound_current(current: CurrentExecution) -> CurrentExecution:
+    """currentExecution within its budget: the runner errors' messages and the collected suites'
+    errors share RUNNER_ERRORS_BYTES (each at most TEXT_BYTES); the collected suites' failing test
+    names share COLLECTED_FAILING_BYTES (at most FAILING_TESTS_SHOWN each, the number left out in
+    failingTestsOmitted).  A runner has an error or a collected suite, not both, and jobsSeen
+    lists only runners with neither (the planner keeps it so; a status edited otherwise is put
+    back in that shape).  Bounding twice changes nothing."""
+    if not current.runner_errors and not current.collected and not current.jobs_seen:
+        return current
+    runners = set(current.runners)
+    done = set(current.runner_errors)
+    collected: list[CollectedSuite] = []
+    for suite in current.collected:
+        if suite.name in runners and suite.name not in done:
+            collected.append(suite)
+            done.add(suite.name)
+    seen: list[str] = []
+    for name in current.jobs_seen:
+        if name in runners and name not in done:
+            seen.append(name)
+            done.add(name)
+    texts = len(current.runner_errors) + sum(1 for s in collected if s.error)
+    limit = _share(RUNNER_ERRORS_BYTES, 0, texts, TEXT_BYTES)
+    errors = {
+        name: error.model_copy(update={"message": clip(error.message, limit)})
+        for name, error in current.runner_errors.items()
+    }
+    named = sum(1 for s in collected if s.failing_tests)
+    names_limit = _share(COLLECTED_FAILING_BYTES, 0, named, COLLECTED_FAILING_BYTES)
+    bounded = []
+    for suite in collected:
+        update: dict[str, Any] = {}
+        if suite.error is not None:
+            update["error"] = clip(suite.error, limit)
+        if suite.failing_tests:
+            # Each name shortened to fit its share, so a long first name does not hide them all.
+            names = [clip(name, min(NAME_BYTES, names_limit - 4)) for name in suite.failing_tests]
+            update["failing_tests"], update["failing_tests_omitted"] = cap_names(
+                names, FAILING_TESTS_SHOWN, names_limit, suite.failing_tests_omitted
+            )
+        bounded.append(suite.model_copy(update=update))
+    return current.model_copy(update={"runner_errors": errors, "collected": bounded, "jobs_seen": seen})
+
+
 def bound_status(status: PackStatus) -> PackStatus:
     """The status within STATUS_MAX_BYTES: messages clipped to TEXT_BYTES, lastExecution bounded
-    (`bound_execution`), runner errors sharing RUNNER_ERRORS_BYTES.  pendingRecords are bounded
-    when they are added (`defer`).  Bounding twice changes nothing, so an unchanged status is
-    never patched again."""
+    (`bound_execution`), currentExecution's runner errors and collected suites (`bound_current`).
+    pendingRecords are bounded when they are added (`defer`).  Bounding twice changes nothing, so
+    an unchanged status is never patched again."""
     conditions = [c.model_copy(update={"message": clip(c.message, TEXT_BYTES)}) for c in status.conditions]
     last = None if status.last_execution is None else bound_execution(status.last_execution)
-    current = status.current_execution
-    if current is not None and current.runner_errors:
-        limit = _share(RUNNER_ERRORS_BYTES, 0, len(current.runner_errors), TEXT_BYTES)
-        errors = {
-            name: error.model_copy(update={"message": clip(error.message, limit)})
-            for name, error in current.runner_errors.items()
-        }
-        current = current.model_copy(update={"runner_errors": errors})
+    current = None if status.current_execution is None else bound_current(status.current_execution)
     return status.model_copy(
         update={
             "message": clip(status.message, TEXT_BYTES),

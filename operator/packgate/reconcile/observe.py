@@ -1,6 +1,7 @@
 """Observed state: raw Job and Pod dicts from the API server become typed, minimal states.
 
-Owns: reading Job conditions, pod phases, container states and scheduling failures.  Pure.
+Owns: reading Job conditions, pod phases, container states, deadlines and scheduling failures, and
+telling whether an existing Job is the one a runner of an execution would create.  Pure.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from packgate.reconcile.plan import JobState, PodState
-from packgate.reconcile.render import FETCH_CONTAINER, LABEL_EXECUTION, LABEL_RUNNER, RUNNER_CONTAINER
+from packgate.reconcile.render import (
+    FETCH_CONTAINER,
+    LABEL_EXECUTION,
+    LABEL_PACK_UID,
+    LABEL_RUNNER,
+    RUNNER_CONTAINER,
+)
 
 
 def job_state(job: dict[str, Any]) -> JobState:
@@ -90,9 +97,32 @@ def pod_state(pod: dict[str, Any]) -> PodState:
         unschedulable_message=unschedulable_message,
         exit_code=exit_code,
         init_failure=init_failure,
+        # The kubelet's reason for a pod killed at its activeDeadlineSeconds (the runner's timeout).
+        deadline_exceeded=status.get("reason") == "DeadlineExceeded",
     )
 
 
 def is_active(job: dict[str, Any]) -> bool:
     """A Job that still holds a concurrency slot: neither complete nor failed."""
     return not job_state(job).finished
+
+
+def job_mismatch(job: dict[str, Any] | None, *, name: str, pack_uid: str, execution: str, runner: str) -> str | None:
+    """Why the existing Job called `name` (found when creating it failed with a conflict) is not the
+    Job of `runner` in `execution` of the Pack `pack_uid`; None when it is (labelled with that
+    execution and runner, and owned by that Pack), so it can be adopted.  `job` is None when no Job
+    of that name carries the Pack's label."""
+    head = f"a Job named {name} already exists and is not this execution's"
+    if job is None:
+        return f"{head}: it is not labelled {LABEL_PACK_UID}={pack_uid}"
+    meta = job.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    problems = []
+    if labels.get(LABEL_EXECUTION) != execution:
+        problems.append(f"its {LABEL_EXECUTION} label is {labels.get(LABEL_EXECUTION)!r}, not {execution!r}")
+    if labels.get(LABEL_RUNNER) != runner:
+        problems.append(f"its {LABEL_RUNNER} label is {labels.get(LABEL_RUNNER)!r}, not {runner!r}")
+    owners = [ref.get("uid") for ref in meta.get("ownerReferences") or []]
+    if pack_uid not in owners:
+        problems.append(f"it is not owned by this Pack (uid {pack_uid})")
+    return f"{head}: {'; '.join(problems)}" if problems else None

@@ -2,21 +2,29 @@
 
 Owns every decision of the reconcile loop: which execution is wanted and why (trigger), when a
 run is superseded, which Jobs to create or delete, when a runner has failed promptly (image pull,
-unschedulable, config error, timeout), and — once every runner has an outcome — the verdict, the
+unschedulable, config error, a Job removed before its result was read), which ended runners' logs
+to read (each as soon as its Job ends), and — once every runner has an outcome — the verdict, the
 active version, the conditions and the Events.  Pure: typed values in (with `now`), typed values
-out.  The executor performs the actions; nothing here does I/O.
+out.  The executor performs the actions; nothing here does I/O.  What the executor read or met
+while acting (results, a Job that is not ours) is folded into the status (`with_collected`,
+`with_runner_errors`) and is input to the next plan.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from packgate.api.spec import PackSpec, pack_ref
+from packgate.api.spec import PackSpec, Runner, pack_ref
 from packgate.api.status import (
+    FAILING_TESTS_BYTES,
+    FAILING_TESTS_SHOWN,
+    TEXT_BYTES,
+    CollectedSuite,
     Comparison,
     Condition,
     CurrentExecution,
@@ -27,12 +35,23 @@ from packgate.api.status import (
     SuiteSummary,
     Trigger,
     bound_execution,
+    cap_names,
+    clip,
     merge_conditions,
     timestamp,
 )
 from packgate.reconcile.render import PackIdentity, execution_id, job_name, spec_hash
-from packgate.results import PackTestResult, RunStatus, TestStatus, TestSuiteResult, combine, error_suite
+from packgate.results import (
+    PackTestResult,
+    RunStatus,
+    TestCaseResult,
+    TestStatus,
+    TestSuiteResult,
+    combine,
+    error_suite,
+)
 from packgate.verdict import ActiveReason, Policy, Verdict, decide
+from packgate.wrapper import runner_error
 
 # Waiting reasons that mean a container will not start without a change from the user.
 FATAL_WAITING = {
@@ -79,6 +98,7 @@ class PodState:
     unschedulable_message: str | None = None
     exit_code: int | None = None  # the runner container's, once terminated
     init_failure: str | None = None  # the fetch container ended in error
+    deadline_exceeded: bool = False  # killed at its activeDeadlineSeconds (the runner's timeout)
 
 
 @dataclass(frozen=True)
@@ -98,13 +118,20 @@ class Observed:
 
 @dataclass(frozen=True)
 class Collect:
-    """Read one finished runner's log and judge it."""
+    """Read one finished runner's log and judge it.
+
+    `timeout`: the pod was killed at its deadline, the runner's timeout in seconds; the log is read
+    only for its last lines (a runner error, Timeout).  `detail`: the runner's result was collected
+    when its Job ended and is in status.currentExecution.collected; its log is read again only for
+    the full test cases of the record, and if that read fails the collected summary stands."""
 
     runner: str
     runner_type: str
     job: str
     pod: str | None
     exit_code: int | None
+    timeout: int | None = None
+    detail: bool = False
 
 
 @dataclass
@@ -114,7 +141,9 @@ class Plan:
     start: CurrentExecution | None = None  # needs admission (concurrency limits) before Jobs exist
     create_jobs: list[str] = field(default_factory=list)  # runner names of the current execution
     delete_jobs: list[str] = field(default_factory=list)  # Job names
-    collect: list[Collect] = field(default_factory=list)  # finished runners whose logs to read
+    # Ended runners whose logs to read.  Without `conclude`: other runners still run; the executor
+    # keeps what it read in the status (`with_collected`), for the next plan.
+    collect: list[Collect] = field(default_factory=list)
     conclude: bool = False  # every runner has ended: collect, then call `conclude`
     requeue_after: float | None = None
 
@@ -460,44 +489,88 @@ def _plan_running(
         pods_by_job.setdefault(each.job, []).append(each)
 
     errors = dict(current.runner_errors)
+    collected = {s.name for s in current.collected}
+    seen = list(current.jobs_seen)
     create: list[str] = []
     collect: list[Collect] = []
+    detail: list[Collect] = []
     for name, runner in runners.items():
         if name in errors:
             continue
         job = jobs.get(name)
-        if job is None:
-            create.append(name)
-            continue
-        pods = pods_by_job.get(job.name, [])
+        pods = pods_by_job.get(job.name, []) if job is not None else []
         pod: PodState | None = pods[0] if pods else None
-        prompt = _prompt_failure(obs, job, pod)
+        if name in collected:
+            # Its result was read when its Job ended: never run again, even if the Job is gone.
+            # At the end, its log is read again (while it exists) for the record's full detail.
+            if job is not None and pod is not None:
+                detail.append(_collect(name, runner, job, pod, detail=True))
+            continue
+        if job is None:
+            if name in seen:
+                removed = job_name(obs.pack.name, name, current.id)
+                error = RunnerError(
+                    reason="JobRemoved", message=f"the Job {removed} was removed before its result was read"
+                )
+                errors[name] = error
+                events.append(Event("Warning", "RunnerError", f"runner {name}: {error.reason}: {error.message}"))
+            else:
+                create.append(name)
+            continue
+        if name not in seen:
+            seen.append(name)
+        prompt = _prompt_failure(obs, runner, job, pod)
         if prompt is not None:
             errors[name] = prompt
             delete.append(job.name)
             events.append(Event("Warning", "RunnerError", f"runner {name}: {prompt.reason}: {prompt.message}"))
             continue
         if job.finished:
-            collect.append(
-                Collect(
-                    runner=name,
-                    runner_type=str(runner.type),
-                    job=job.name,
-                    pod=pod.name if pod else None,
-                    exit_code=pod.exit_code if pod else None,
-                )
-            )
-    updated = current.model_copy(update={"runner_errors": errors})
+            collect.append(_collect(name, runner, job, pod))
+    seen = [n for n in seen if n not in errors and n not in collected]
+    updated = current.model_copy(update={"runner_errors": errors, "jobs_seen": seen})
     status = obs.status.model_copy(update={"current_execution": updated})
-    if errors != current.runner_errors:
+    if updated != current:
         obs = with_status(obs, status)
-    pending = [n for n in runners if n not in errors and n not in {c.runner for c in collect}]
+    reading = {c.runner for c in collect}
+    pending = [n for n in runners if n not in errors and n not in collected and n not in reading]
     if pending:
+        # Runners that ended are read now (`collect`), without waiting for the others: their Jobs
+        # may be removed (ttlSecondsAfterFinished) before the last runner ends.
         still, _ = started(obs, spec, updated)
         still = still.model_copy(update={"current_execution": updated})
-        return Plan(still, events=events, create_jobs=create, delete_jobs=delete, requeue_after=RUNNING_RECHECK_SECONDS)
+        return Plan(
+            still,
+            events=events,
+            create_jobs=create,
+            delete_jobs=delete,
+            collect=collect,
+            requeue_after=RUNNING_RECHECK_SECONDS,
+        )
     # Every runner has ended: the executor collects the logs, then calls `conclude`.
-    return Plan(status, events=events, delete_jobs=delete, collect=collect, conclude=True)
+    return Plan(status, events=events, delete_jobs=delete, collect=collect + detail, conclude=True)
+
+
+def _collect(name: str, runner: Runner, job: JobState, pod: PodState | None, *, detail: bool = False) -> Collect:
+    return Collect(
+        runner=name,
+        runner_type=str(runner.type),
+        job=job.name,
+        pod=pod.name if pod else None,
+        exit_code=pod.exit_code if pod else None,
+        timeout=runner.timeout_seconds if pod is not None and pod.deadline_exceeded else None,
+        detail=detail,
+    )
+
+
+def timeout_suite(item: Collect, last_lines: Sequence[str]) -> TestSuiteResult:
+    """The outcome of a runner whose pod was killed at its deadline (`Collect.timeout`): an error
+    saying so, then the last lines it printed (`runner_error`), e.g.
+    `timed out after 60s; last lines: "test_slow_thing ..."`.  Its reason is Timeout."""
+    why = f"timed out after {item.timeout}s"
+    return error_suite(
+        item.runner, item.runner_type, runner_error(why, last_lines), exit_code=item.exit_code, job_name=item.job
+    )
 
 
 def with_status(obs: Observed, status: PackStatus) -> Observed:
@@ -505,14 +578,23 @@ def with_status(obs: Observed, status: PackStatus) -> Observed:
     return dataclasses.replace(obs, status=status)
 
 
-def _prompt_failure(obs: Observed, job: JobState, pod: PodState | None) -> RunnerError | None:
+def _prompt_failure(obs: Observed, runner: Runner, job: JobState, pod: PodState | None) -> RunnerError | None:
     """A runner that will not produce results, detected before its deadline."""
+    timeout = runner.timeout_seconds
     if job.failed and job.reason == "DeadlineExceeded":
-        return RunnerError(reason="Timeout", message=job.message or "the runner exceeded its timeout")
+        # The Job's deadline is a little later than the pod's own: the pod did not end in time
+        # (it never started, or took too long to stop), and the Job controller removed it.
+        detail = job.message or "the Job exceeded its deadline"
+        why = f"timed out after {timeout}s; its pod did not end in time for its log to be read"
+        return RunnerError(reason="Timeout", message=f"{why} ({detail})")
     if pod is None:
         if job.failed:
             return RunnerError(reason="JobFailed", message=job.message or f"Job {job.name} failed without a pod")
         return None
+    if pod.deadline_exceeded and pod.exit_code is None:
+        # Killed at its deadline before the runner's container ran: there is no output to read.
+        before = f" ({pod.init_failure})" if pod.init_failure else ""
+        return RunnerError(reason="Timeout", message=f"timed out after {timeout}s before the runner started{before}")
     if pod.init_failure:
         return RunnerError(reason="SourceFetchFailed", message=pod.init_failure)
     if pod.waiting_reason in FATAL_WAITING:
@@ -526,6 +608,109 @@ def _prompt_failure(obs: Observed, job: JobState, pod: PodState | None) -> Runne
                 message=f"pod {pod.name} unschedulable for {int(waited)}s: {pod.unschedulable_message or ''}".strip(),
             )
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# what the executor read or met while acting, kept in the status for the next plan
+
+
+def _runner_pods(obs: Observed, current: CurrentExecution) -> dict[str, PodState]:
+    """The pod of each runner's Job in the current execution, as observed."""
+    runner_of = {j.name: j.runner for j in obs.jobs if j.execution == current.id}
+    pods: dict[str, PodState] = {}
+    for each in obs.pods:
+        if each.job in runner_of:
+            pods.setdefault(runner_of[each.job], each)
+    return pods
+
+
+def suite_reason(suite: TestSuiteResult, *, timed_out: bool = False) -> str | None:
+    """The reason shown for a runner whose log was read: Timeout (its pod was killed at its
+    deadline), NoResults (nothing recognisable), ExitCode (a crash), or None (it has results)."""
+    if timed_out:
+        return "Timeout"
+    if suite.status is RunStatus.ERROR:
+        return "NoResults" if suite.total == 0 else "ExitCode"
+    return None
+
+
+def collected_suite(suite: TestSuiteResult, reason: str | None) -> CollectedSuite:
+    """What status.currentExecution.collected keeps of a runner read before the others ended: its
+    counts, status, error and the names of its first failing tests (how many more are left out)."""
+    failing = [c.name for c in suite.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)]
+    names, _ = cap_names(failing, FAILING_TESTS_SHOWN, FAILING_TESTS_BYTES)
+    # `failed` also counts the failing cases the parser did not keep.
+    omitted = max(suite.failed, len(failing)) - len(names)
+    return CollectedSuite(
+        name=suite.name,
+        type=suite.runner_type,
+        status=str(suite.status),
+        total=suite.total,
+        passed=suite.passed,
+        failed=suite.failed,
+        skipped=suite.skipped,
+        duration_ms=suite.duration_ms,
+        reason=reason,
+        error=None if suite.error is None else clip(suite.error, TEXT_BYTES),
+        exit_code=suite.exit_code,
+        failing_tests=names,
+        failing_tests_omitted=omitted or None,
+    )
+
+
+def suite_of_collected(summary: CollectedSuite) -> TestSuiteResult:
+    """A collected runner's suite when its log can no longer be read: its counts, status and
+    error, and its failing tests by name only (status failed)."""
+    return TestSuiteResult(
+        name=summary.name,
+        runner_type=summary.type,
+        total=summary.total,
+        passed=summary.passed,
+        failed=summary.failed,
+        skipped=summary.skipped,
+        duration_ms=summary.duration_ms,
+        status=RunStatus(summary.status),
+        test_cases=[TestCaseResult(name=name, status=TestStatus.FAILED) for name in summary.failing_tests],
+        error=summary.error,
+        exit_code=summary.exit_code,
+    )
+
+
+def with_collected(obs: Observed, status: PackStatus, results: dict[str, TestSuiteResult]) -> PackStatus:
+    """The status once the executor has read the logs of runners that ended while others still
+    run (`Plan.collect` without `conclude`): each kept compactly in currentExecution.collected,
+    in the execution's runner order.  Nothing is decided here; the next plan reads it."""
+    current = status.current_execution
+    if current is None or not results:
+        return status
+    timed_out = {n for n, pod in _runner_pods(obs, current).items() if pod.deadline_exceeded}
+    have = {s.name: s for s in current.collected}
+    for name, suite in results.items():
+        if name in current.runners and name not in have and name not in current.runner_errors:
+            have[name] = collected_suite(suite, suite_reason(suite, timed_out=name in timed_out))
+    updated = current.model_copy(
+        update={
+            "collected": [have[n] for n in current.runners if n in have],
+            "jobs_seen": [n for n in current.jobs_seen if n not in have],
+        }
+    )
+    return status.model_copy(update={"current_execution": updated})
+
+
+def with_runner_errors(status: PackStatus, errors: dict[str, RunnerError]) -> PackStatus:
+    """The status once the executor met runner errors while acting (a Job of the same name that is
+    not this execution's, found on creating it): kept in currentExecution.runnerErrors, so the next
+    plan neither creates nor waits for those runners."""
+    current = status.current_execution
+    if current is None or not errors:
+        return status
+    updated = current.model_copy(
+        update={
+            "runner_errors": {**current.runner_errors, **errors},
+            "jobs_seen": [n for n in current.jobs_seen if n not in errors],
+        }
+    )
+    return status.model_copy(update={"current_execution": updated})
 
 
 def _plan_idle(obs: Observed, spec: PackSpec, delete: list[str], events: list[Event]) -> Plan:
@@ -636,18 +821,29 @@ def conclude(
     assert current is not None and spec.testing is not None
     suites: list[TestSuiteResult] = []
     reasons: dict[str, str] = {}
+    summaries = {s.name: s for s in current.collected}
+    timed_out = {n for n, pod in _runner_pods(obs, current).items() if pod.deadline_exceeded}
+    failing_omitted = 0
     for runner in spec.testing.runners:
         if runner.name not in current.runners:
             continue
         error = current.runner_errors.get(runner.name)
+        summary = summaries.get(runner.name)
         if error is not None:
             suites.append(error_suite(runner.name, str(runner.type), f"{error.reason}: {error.message}"))
             reasons[runner.name] = error.reason
         elif runner.name in collected:
             suite = collected[runner.name]
             suites.append(suite)
-            if suite.status is RunStatus.ERROR:
-                reasons[runner.name] = "NoResults" if suite.total == 0 else "ExitCode"
+            reason = suite_reason(suite, timed_out=runner.name in timed_out)
+            if reason is not None:
+                reasons[runner.name] = reason
+        elif summary is not None:
+            # Read when its Job ended; the log is gone now: conclude from what status kept.
+            suites.append(suite_of_collected(summary))
+            failing_omitted += summary.failing_tests_omitted or 0
+            if summary.reason:
+                reasons[runner.name] = summary.reason
         else:
             suites.append(error_suite(runner.name, str(runner.type), "the runner's Job disappeared before it ended"))
             reasons[runner.name] = "JobLost"
@@ -659,7 +855,7 @@ def conclude(
         f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
     ]
     # Bounded here, where every failing test is known, so failingTestsOmitted counts them all.
-    summary = ExecutionSummary(
+    execution = ExecutionSummary(
         id=current.id,
         trigger=current.trigger,
         version=current.version,
@@ -691,11 +887,12 @@ def conclude(
             for s in suites
         ],
         failing_tests=failing,
+        failing_tests_omitted=failing_omitted or None,
         comparison=comparison,
     )
-    summary = bound_execution(summary)
-    status = obs.status.model_copy(update={"last_execution": summary})
-    new, events = verdict_status(with_status(obs, status), spec, summary, verdict)
+    execution = bound_execution(execution)
+    status = obs.status.model_copy(update={"last_execution": execution})
+    new, events = verdict_status(with_status(obs, status), spec, execution, verdict)
     events = _verdict_events(spec, result, verdict) + events
     return new, events, result, verdict
 

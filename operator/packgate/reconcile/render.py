@@ -38,6 +38,14 @@ RUNNER_CONTAINER = "runner"
 FETCH_CONTAINER = "fetch-pack"
 RUN_AS = 65532
 
+JOB_DEADLINE_MARGIN_SECONDS = 30
+"""How much later than its pod the Job reaches its deadline.  The pod's own activeDeadlineSeconds is
+the runner's timeout: the kubelet kills it and it stays, Failed (DeadlineExceeded), with its log.  At
+the Job's deadline the Job controller deletes the pods still running, and their logs with them."""
+TERMINATION_GRACE_SECONDS = 10
+"""The runner pod's terminationGracePeriodSeconds: how long a pod killed at its deadline gets
+between SIGTERM and SIGKILL (the wrapper's shell, PID 1, ignores SIGTERM), well within the margin."""
+
 DEFAULT_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -223,6 +231,8 @@ def render_job(
     pod = spec.testing.pod
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        "activeDeadlineSeconds": runner.timeout_seconds,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {
@@ -264,7 +274,7 @@ def render_job(
         },
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": runner.timeout_seconds,
+            "activeDeadlineSeconds": runner.timeout_seconds + JOB_DEADLINE_MARGIN_SECONDS,
             "ttlSecondsAfterFinished": options.ttl_seconds,
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
