@@ -40,6 +40,7 @@ import binascii
 import codecs
 import hashlib
 import hmac
+import re
 import secrets
 import unicodedata
 import zlib
@@ -84,6 +85,7 @@ _BEGIN = "packgate:result-begin "
 _END = "packgate:result-end "
 _MISSING = "packgate:result-missing "
 _EXIT = "packgate:exit "
+_COUNT = re.compile(r"[0-9]{1,20}")  # a size or an exit code: ASCII digits only, int() never fails on them
 
 GZIP_BASE64 = "gzip+base64"
 """The encoding word of a compressed frame."""
@@ -257,7 +259,7 @@ class FrameDecoder:
             self._damaged("its compressed data is cut short")
             return
         digest, size = (*fields, "-", "-")[:2]
-        if size != "-" and not size.isdigit():
+        if size != "-" and not _COUNT.fullmatch(size):
             self._damaged(f"unreadable end marker: size {size!r}")
         elif size != "-" and int(size) != self.size:
             self._damaged(f"size mismatch: {size} bytes sent, {self.size} arrived")
@@ -376,7 +378,7 @@ class Collector:
             self.result_missing = text[len(self._missing) :]
         elif text.startswith(self._exit):
             code = text[len(self._exit) :].strip()
-            self.exit_code = int(code) if code.lstrip("-").isdigit() else None
+            self.exit_code = int(code) if _COUNT.fullmatch(code.removeprefix("-")) else None
         else:
             self._take(text, complete=True, first=True)
 

@@ -26,11 +26,18 @@ from packgate.errors import ParseError
 from packgate.parsing._common import LineOriented, build_suite, case, seconds_to_ms, strip_ansi, with_message
 from packgate.results import TestStatus, TestSuiteResult
 
-_WORDS = "failed|passed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun|subtests? \\w+"
-_SUMMARY = re.compile(rf"^(?:=+ )?((?:\d+ (?:{_WORDS})(?:, )?)+|no tests ran) in ([\d.]+)s(?: \([\d:.]+\))?(?: =+)?$")
+_WORDS = "failed|passed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun|subtests? [a-z]+"
+_SUMMARY = re.compile(
+    rf"^(?:=+ )?((?:\d{{1,12}} (?:{_WORDS})(?:, )?)+|no tests ran) in ([\d.]+)s(?: \([\d:.]+\))?(?: =+)?$"
+)
 _PART = re.compile(rf"(\d+) ({_WORDS})")
-_VERBOSE = re.compile(r"^(\S.*?::\S.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?: \((.*)\))?\s+\[\s*\d+%\]$")
-_XDIST = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S.*?::\S.*?)\s*$")
+# A verbose line is matched in two steps, in linear time: its `[ 50%]` first (`_PROGRESS`, after the
+# last "["), then what comes before it; with a reason only when that part ends with ")", so a long
+# line is never tried for a reason at each of its status words.
+_PROGRESS = re.compile(r"\s*\d+%\]")
+_VERBOSE = re.compile(r"^(\S(?>.*?::\S).*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) \((.*)\)$")
+_VERBOSE_BARE = re.compile(r"^(\S(?>.*?::\S).*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)()$")
+_XDIST = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S.*?::\S.*)$")
 _SHORT = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S+(?:::\S.*?)?)(?: - (.*))?$")
 _STATUS = {
     "PASSED": TestStatus.PASSED,
@@ -41,6 +48,16 @@ _STATUS = {
     "XFAIL": TestStatus.SKIPPED,
 }
 _MAX_MESSAGES = 10_000
+
+
+def _verbose_match(line: str) -> re.Match[str] | None:
+    """`path::test STATUS [ 50%]` or `path::test STATUS (reason) [ 50%]` (the line stripped):
+    groups node id, status word, reason ("" when none)."""
+    head, _, progress = line.rpartition("[")
+    if not _PROGRESS.fullmatch(progress) or not head[-1:].isspace():
+        return None
+    head = head.rstrip()
+    return (_VERBOSE if head.endswith(")") else _VERBOSE_BARE).match(head)
 
 
 class PytestParser(LineOriented):
@@ -64,9 +81,9 @@ class PytestParser(LineOriented):
             return
         tail = line[-1]
         if tail == "]" and "::" in line:
-            match = _VERBOSE.match(line)
+            match = _verbose_match(line)
             if match is not None:
-                self._verbose(match.group(1), match.group(2), match.group(3))
+                self._verbose(match.group(1), match.group(2), match.group(3) or None)
                 return
         if line.startswith("[gw"):
             match = _XDIST.match(line)

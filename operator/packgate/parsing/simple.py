@@ -26,7 +26,7 @@ from packgate.errors import ParseError
 from packgate.parsing._common import LineOriented, build_suite, strip_ansi
 from packgate.results import TestSuiteResult
 
-_FIELD = re.compile(r"^[^\w]*(total tests|passed|failed|skipped)\s*:\s*(\d{1,12})\s*[^\w]*$", re.IGNORECASE)
+_FIELD = re.compile(r"^[^\w]*(total tests|passed|failed|skipped)\s*:\s*(\d{1,12})[^\w]*$", re.IGNORECASE)
 
 
 @dataclass

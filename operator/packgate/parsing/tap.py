@@ -37,7 +37,7 @@ from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case
 from packgate.results import TestStatus, TestSuiteResult
 
 _POINT = re.compile(r"(not ok|ok)(?=\s|$)\s*(\d+)?\s*(.*)$")
-_PLAN = re.compile(r"1\.\.(\d+)\s*(?:#\s*(.*))?$")
+_PLAN = re.compile(r"1\.\.(\d{1,12})\s*(?:#\s*(.*))?$")
 _DIRECTIVE = re.compile(r"(?:^|\s)(?<!\\)#\s*(skip\w*|todo)\b\s*(.*)$", re.IGNORECASE)
 _VERSION = re.compile(r"TAP version (\d+)\s*$", re.IGNORECASE)
 _BAIL = re.compile(r"Bail out!(.*)$", re.IGNORECASE)
@@ -144,7 +144,7 @@ class TapParser(LineOriented):
                 if found is not None:
                     try:
                         pending.duration_ms = round(float(found.group(1)))
-                    except ValueError:
+                    except (ValueError, OverflowError):  # "1.2.3"; more digits than a float holds
                         pending.duration_ms = 0
             if pending.diagnostics is not None:
                 pending.diagnostics.add(line[self._yaml_indent :] + "\n")

@@ -27,7 +27,7 @@ from packgate.errors import ParseError
 from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case, seconds_to_ms, with_message
 from packgate.results import TestStatus, TestSuiteResult
 
-_RAN = re.compile(r"^Ran (\d+) tests? in ([\d.]+)s\s*$")
+_RAN = re.compile(r"^Ran (\d{1,12}) tests? in ([\d.]+)s\s*$")
 _OUTCOME = re.compile(r"^(OK|FAILED|NO TESTS RAN)(?: \((.*)\))?\s*$")
 # 3.11+: "test_x (mod.Class.test_x) ... ok"; older: "test_x (mod.Class) ... ok"; subtests add " (i=2)"
 _VERBOSE = re.compile(r"^\s*(\w+) \(([\w.]+)\)((?: \(.*?\))?) \.\.\. ?(.*)$")
@@ -182,7 +182,8 @@ class UnittestParser(LineOriented):
         counts: dict[str, int] = {}
         for part in details.split(","):
             key, _, value = part.partition("=")
-            if value.strip().isdigit():
+            value = value.strip()
+            if value.isdecimal() and len(value) <= 12:
                 counts[key.strip()] = int(value)
         failed = min(ran, counts.get("failures", 0) + counts.get("errors", 0))
         skipped = min(ran - failed, counts.get("skipped", 0) + counts.get("expected failures", 0))
