@@ -328,6 +328,9 @@ class Database:
         active_version: str | None,
         execution_time: datetime | None,
     ) -> int:
+        # Writers of the same pack name take turns: ON CONFLICT (uid) arbitrates only the uid index,
+        # so two first inserts racing would otherwise trip the live-name index.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"pack:{namespace}/{name}")
         await connection.execute(_RETIRE_OTHER_LIVE_PACK, uid, namespace, name)
         pack_id = await connection.fetchval(
             _UPSERT_PACK, uid, namespace, name, ref, version, active_version, execution_time
