@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.helpers import cond, manifest, pack_yaml, simple_pack, status, wait_settled
+from plugins.operator import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -47,3 +48,32 @@ def test_a_missing_tool_is_a_runner_error_quoting_its_output(operator, kube, nam
     [suite] = status(pack)["lastExecution"]["suites"]
     assert "No module named pytest" in suite["error"]
     assert "No module named pytest" in status(pack)["message"]
+
+
+def test_a_finished_job_removed_mid_run_is_not_run_again(operator, kube, namespace):
+    """One runner ends fast, its Job is deleted (as ttlSecondsAfterFinished would) while the other still
+    runs: the execution concludes with both results and the fast runner's Job is never created again."""
+    fast = 'echo "Total Tests: 1"\necho "Passed: 1"\necho "Failed: 0"\n'
+    slow = 'sleep 12\necho "Total Tests: 2"\necho "Passed: 2"\necho "Failed: 0"\n'
+    runners = [
+        {"name": "fast", "type": "script", "entryPoint": "tests/fast.sh", "timeout": "60s"},
+        {"name": "slow", "type": "script", "entryPoint": "tests/slow.sh", "timeout": "60s"},
+    ]
+    kube.apply(pack_yaml(namespace, "ttl", "1.0.0", {"tests/fast.sh": fast, "tests/slow.sh": slow}, runners))
+    selector = "packgate.dev/runner=fast"
+
+    def fast_job_complete():
+        jobs = kube.json("get", "jobs", "-n", namespace, "-l", selector)["items"]
+        done = [j for j in jobs if any(c["type"] == "Complete" and c["status"] == "True"
+                                       for c in (j.get("status") or {}).get("conditions") or [])]
+        return done and done[0]["metadata"]["name"]
+
+    job = wait_for("the fast runner's Job to complete", fast_job_complete, timeout=60, interval=0.3)
+    wait_for("the fast result to be kept with the execution", lambda: any(
+        c.get("name") == "fast" for c in (status(kube.pack(namespace, "ttl")).get("currentExecution") or {}).get(
+            "collected") or []), timeout=30, interval=0.3)
+    kube.run("delete", "job", job, "-n", namespace, "--cascade=background")
+    pack = wait_settled(kube, namespace, "ttl")
+    last = status(pack)["lastExecution"]
+    assert (status(pack)["phase"], last["passed"], last["failed"]) == ("Passed", 3, 0)
+    assert kube.json("get", "jobs", "-n", namespace, "-l", selector)["items"] == []

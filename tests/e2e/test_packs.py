@@ -162,16 +162,19 @@ def test_retest_annotation_runs_a_manual_execution(operator, kube, namespace):
 
 
 def test_runner_timeout_is_an_error_with_reason_timeout(operator, kube, namespace):
-    """A runner that outlives its timeout gives phase Error, reason Timeout."""
+    """A runner that outlives its timeout gives phase Error, reason Timeout, quoting its last output."""
     runners = [{"name": "slow", "type": "script", "entryPoint": "tests/slow.sh", "timeout": "3s"}]
-    kube.apply(pack_yaml(namespace, "slow", "1.0.0", {"tests/slow.sh": "sleep 60\n"}, runners))
+    script = "echo 'test_fetch_inventory ... running'\nsleep 60\n"
+    kube.apply(pack_yaml(namespace, "slow", "1.0.0", {"tests/slow.sh": script}, runners))
     pack = wait_settled(kube, namespace, "slow", timeout=90)
     assert (status(pack)["phase"], cond(pack, "Active"), cond(pack, "Stalled")) == (
         "Error",
         ("False", "TestError"),
         ("True", "Timeout"),
     )
-    assert status(pack)["lastExecution"]["suites"][0]["reason"] == "Timeout"
+    suite = status(pack)["lastExecution"]["suites"][0]
+    assert suite["reason"] == "Timeout"
+    assert "timed out after 3s" in suite["error"] and "test_fetch_inventory ... running" in suite["error"]
 
 
 def test_unpullable_image_is_an_error_within_30_seconds(operator, kube, namespace):
