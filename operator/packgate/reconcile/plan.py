@@ -658,9 +658,9 @@ def collected_suite(suite: TestSuiteResult, reason: str | None) -> CollectedSuit
     )
 
 
-def suite_of_collected(summary: CollectedSuite) -> TestSuiteResult:
-    """A collected runner's suite when its log can no longer be read: its counts, status and
-    error, and its failing tests by name only (status failed)."""
+def suite_of_summary(summary: SuiteSummary, failing_tests: Sequence[str] = ()) -> TestSuiteResult:
+    """A runner's suite rebuilt from its summary in the status: its counts, status and error, and
+    its failing tests by name only (status failed)."""
     return TestSuiteResult(
         name=summary.name,
         runner_type=summary.type,
@@ -670,10 +670,15 @@ def suite_of_collected(summary: CollectedSuite) -> TestSuiteResult:
         skipped=summary.skipped,
         duration_ms=summary.duration_ms,
         status=RunStatus(summary.status),
-        test_cases=[TestCaseResult(name=name, status=TestStatus.FAILED) for name in summary.failing_tests],
+        test_cases=[TestCaseResult(name=name, status=TestStatus.FAILED) for name in failing_tests],
         error=summary.error,
         exit_code=summary.exit_code,
     )
+
+
+def suite_of_collected(summary: CollectedSuite) -> TestSuiteResult:
+    """A collected runner's suite when its log can no longer be read."""
+    return suite_of_summary(summary, summary.failing_tests)
 
 
 def with_collected(obs: Observed, status: PackStatus, results: dict[str, TestSuiteResult]) -> PackStatus:
@@ -724,20 +729,7 @@ def _plan_idle(obs: Observed, spec: PackSpec, delete: list[str], events: list[Ev
 
 def summary_as_result(last: ExecutionSummary, ref: str) -> PackTestResult:
     """Enough of a PackTestResult to re-decide a verdict from status alone."""
-    suites = [
-        TestSuiteResult(
-            name=s.name,
-            runner_type=s.type,
-            total=s.total,
-            passed=s.passed,
-            failed=s.failed,
-            skipped=s.skipped,
-            duration_ms=s.duration_ms,
-            status=RunStatus(s.status),
-            error=s.error,
-        )
-        for s in last.suites
-    ]
+    suites = [suite_of_summary(s) for s in last.suites]
     return PackTestResult(
         pack_ref=ref,
         pack_version=last.version,
