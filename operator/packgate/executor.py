@@ -166,6 +166,7 @@ class Executor:
     recorder: Recorder
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    fleet: metrics.Fleet = field(default_factory=metrics.Fleet)
 
     @property
     def render_options(self) -> RenderOptions:
@@ -185,24 +186,28 @@ class Executor:
     # -- one pass ----------------------------------------------------------------------------
 
     async def reconcile(self, namespace: str, name: str, emit: Emit) -> float | None:
-        """Observe, plan, act.  Returns seconds until the next pass is needed (None: on change only)."""
+        """Observe, plan, act.  Returns seconds until the next pass is needed (None: on change only).
+        A pass that ends notes the Pack's tally in `fleet` (the fleet gauges)."""
         raw = await self.kube.get_pack(namespace, name)
         if raw is None or raw.get("metadata", {}).get("deletionTimestamp"):
             return None
         obs, spec, paths = await self._observe(raw)
         result = planner.plan(obs)
         deferred = False
+        queued = False
         for job in result.delete_jobs:
             await self.kube.delete_job(namespace, job)
             log.info("Deleted Job %s for Pack %s/%s", job, namespace, name)
         if result.start is not None:
             assert spec is not None
-            await self._admit(obs, spec, result, emit, paths)
+            queued = not await self._admit(obs, spec, result, emit, paths)
         elif result.conclude:
             assert spec is not None
             deferred = await self._conclude(obs, spec, result, emit)
         else:
             await self._write_status(obs, result.status)
+            current = result.status.current_execution
+            queued = current is not None and current.started_at is None
             written = await self._create_jobs(obs, spec, result.status, result.create_jobs, paths, emit)
             await self._emit_all(emit, result.events)
             if result.collect:
@@ -211,7 +216,12 @@ class Executor:
         # Only a Pack with deferred records needs the extra read of its status.  Without a database
         # configured, records deferred earlier wait for one.
         pending = obs.status.pending_records or deferred
-        if pending and self.recorder.configured and await self._flush_pending(namespace, name, emit):
+        still = len(obs.status.pending_records)
+        if pending and self.recorder.configured:
+            still = await self._flush_pending(namespace, name, emit)
+        running = sum(1 for job in obs.jobs if not job.finished and job.name not in result.delete_jobs)
+        self.fleet.note(obs.pack.uid, metrics.PackTally(jobs_running=running, queued=queued, records_pending=still))
+        if still and self.recorder.configured:
             # Records still deferred: try again soon, whatever else the plan said.
             return min(result.requeue_after or PENDING_RETRY_SECONDS, PENDING_RETRY_SECONDS)
         return result.requeue_after
@@ -265,7 +275,9 @@ class Executor:
 
     # -- starting ------------------------------------------------------------------------------
 
-    async def _admit(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit, paths: str | None) -> None:
+    async def _admit(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit, paths: str | None) -> bool:
+        """Start the execution if the concurrency limits let it, else keep it queued; True when it
+        started (its Jobs are created)."""
         current = result.start
         assert current is not None
         async with self.admission_lock:
@@ -293,7 +305,7 @@ class Executor:
             if not decision.admitted:
                 await self._write_status(obs, planner.queued(obs, spec, current, decision.position))
                 await self._emit_all(emit, result.events)
-                return
+                return False
             # Derived from the execution, not drawn at random: a replica admitting the same execution
             # at the same moment (a peering handover) writes the nonce the other's Jobs carry.
             nonce = choose_nonce(current.nonce, self.nonce_secret, obs.pack.uid, current.id)
@@ -305,6 +317,7 @@ class Executor:
             )
         metrics.EXECUTIONS_STARTED.labels(trigger=str(current.trigger)).inc()
         await self._emit_all(emit, result.events + events)
+        return True
 
     async def _create_jobs(
         self,
@@ -420,6 +433,13 @@ class Executor:
         assert last is not None
         await self._write_status(obs, status)
         metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(verdict.allowed).lower()).inc()
+        metrics.observe_execution(
+            trigger=str(current.trigger),
+            status=last.status,
+            queued_at=current.queued_at,
+            started_at=current.started_at,
+            duration_ms=last.duration_ms,
+        )
         for suite in last.suites:
             if suite.reason:
                 metrics.RUNNER_ERRORS.labels(reason=suite.reason).inc()

@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -123,23 +124,30 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                 delay: float | None
                 executor = runtime.executor
                 assert executor is not None
+                began = time.perf_counter()
+                failure: BaseException | None = None
                 try:
                     delay = await executor.reconcile(namespace, name, emit)
                 except PackgateError as exc:
+                    failure = exc
                     metrics.RECONCILE_ERRORS.labels(kind=_kind(exc)).inc()
                     delay = retry_delay(exc)
                     if delay is None:
                         log.warning("Pack %s/%s: %s; waiting for a change", namespace, name, exc)
                     else:
                         log.warning("Pack %s/%s: %s; retrying in %ss", namespace, name, exc, delay)
-                except Exception:
+                except Exception as exc:
+                    failure = exc
                     metrics.RECONCILE_ERRORS.labels(kind="unexpected").inc()
                     log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
                     delay = ERROR_BACKOFF_SECONDS * 3
+                metrics.observe_pass(metrics.pass_outcome(failure), time.perf_counter() - began)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waker.wait(), timeout=delay or IDLE_RECHECK_SECONDS)
         finally:
             runtime.wakers.pop(uid, None)
+            if runtime.executor is not None:
+                runtime.executor.fleet.forget(uid)
             metrics.PACKS_WATCHED.dec()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)

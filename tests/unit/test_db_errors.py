@@ -10,7 +10,7 @@ import asyncpg.exceptions as pg
 import asyncpg.exceptions._base as pg_base
 import pytest
 
-from packgate.db._errors import Failure, classify, translated
+from packgate.db._errors import Failure, classify, error_kind, translated
 from packgate.errors import (
     CONFLICT_RETRY_SECONDS,
     RETRY_SECONDS,
@@ -170,3 +170,20 @@ def test_handlers_turn_packgate_errors_into_kopf_errors() -> None:
     temporary = kopf_error(KubernetesError("cannot load Kubernetes credentials"))
     assert (type(permanent), str(permanent)) == (kopf.PermanentError, "bad setting")
     assert (type(temporary), temporary.delay) == (kopf.TemporaryError, RETRY_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("exc", "connecting", "kind"),
+    [
+        pytest.param(ConnectionRefusedError(), False, "outage", id="refused connection"),
+        pytest.param(pg.TooManyConnectionsError("too many"), False, "outage", id="too many connections"),
+        pytest.param(pg.UniqueViolationError("duplicate"), False, "refused", id="unique violation"),
+        pytest.param(pg.UndefinedTableError("no table"), False, "other", id="missing table"),
+        pytest.param(pg.UndefinedTableError("no table"), True, "outage", id="anything while connecting"),
+        pytest.param(ValueError("not the database"), False, None, id="foreign"),
+    ],
+)
+def test_error_kind_labels_database_failures(exc: BaseException, connecting: bool, kind: str | None) -> None:
+    """packgate_database_errors' kind follows what `translated` raises: outage, refused or other;
+    a foreign error is not counted."""
+    assert error_kind(classify(exc), connecting=connecting) == kind

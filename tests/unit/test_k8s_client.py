@@ -164,3 +164,34 @@ def test_other_failures_stay_one_line(exc: Exception, expected_type: type[Kubern
     """Other failures keep their own reason, on one line."""
     error = _wrap(exc, LOG, request_timeout(60))
     assert (type(error), str(error)) == (expected_type, expected)
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        pytest.param(ApiException(status=409, reason="Conflict"), "conflict", id="409"),
+        pytest.param(ApiException(status=404, reason="Not Found"), "not_found", id="404"),
+        pytest.param(ApiException(status=403, reason="Forbidden"), "forbidden", id="403"),
+        pytest.param(ApiException(status=401, reason="Unauthorized"), "forbidden", id="401"),
+        pytest.param(ApiException(status=500, reason="Internal Server Error"), "server", id="500"),
+        pytest.param(ApiException(status=503, reason="Service Unavailable"), "server", id="503"),
+        pytest.param(ApiException(status=429, reason="Too Many Requests"), "server", id="429"),
+        pytest.param(ApiException(status=422, reason="Unprocessable Entity"), "other", id="422"),
+        pytest.param(ReadTimeoutError(None, "/api/v1/x", "Read timed out."), "timeout", id="read timeout"),
+        pytest.param(
+            MaxRetryError(None, "/api/v1/x", ConnectTimeoutError(None, "Connection to 10.0.0.1 timed out.")),
+            "timeout",
+            id="connect timeout",
+        ),
+        pytest.param(TimeoutError("timed out"), "timeout", id="socket timeout"),
+        pytest.param(
+            MaxRetryError(None, "/api", NewConnectionError(None, "Failed to establish a new connection")),
+            "other",
+            id="refused",
+        ),
+        pytest.param(ProtocolError("Connection broken"), "other", id="broken"),
+    ],
+)
+def test_error_kind_labels_failed_calls(exc: BaseException, kind: str) -> None:
+    """packgate_kubernetes_errors' kind of a failed call: by HTTP status, timeouts first otherwise."""
+    assert client.error_kind(exc) == kind

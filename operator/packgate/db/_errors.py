@@ -13,6 +13,8 @@ Owns: the decision, by exception type, what a failure means (`classify`):
 - anything else -- a missing table, a missing privilege, a bug: DatabaseError (records are kept
   deferred and retried: the cause is not in the record).
 
+Each failure is counted in packgate_database_errors by `error_kind` where it is translated.
+
 Must not: leak a password into a message; messages are one line.
 """
 
@@ -28,6 +30,7 @@ import asyncpg
 import asyncpg.exceptions
 import asyncpg.exceptions._base
 
+from packgate import metrics
 from packgate.errors import DatabaseError, DatabaseUnavailable, PackgateError, RecordRefused
 
 
@@ -97,6 +100,18 @@ def is_unavailable(exc: BaseException) -> bool:
     return classify(exc) is Failure.OUTAGE
 
 
+def error_kind(failure: Failure, *, connecting: bool = False) -> str | None:
+    """The `kind` label of packgate_database_errors: outage, refused or other, as `translated`
+    raises it; None for a foreign error (not the database's: it passes through uncounted)."""
+    if connecting or failure is Failure.OUTAGE:
+        return "outage"
+    if failure is Failure.REFUSED:
+        return "refused"
+    if failure is Failure.FAILED:
+        return "other"
+    return None
+
+
 @contextmanager
 def translated(target: str, *, connecting: bool = False) -> Iterator[None]:
     """Re-raise asyncpg/OS errors as DatabaseUnavailable, RecordRefused or DatabaseError
@@ -111,6 +126,9 @@ def translated(target: str, *, connecting: bool = False) -> Iterator[None]:
         raise
     except Exception as exc:
         failure = classify(exc)
+        kind = error_kind(failure, connecting=connecting)
+        if kind is not None:
+            metrics.DATABASE_ERRORS.labels(kind=kind).inc()
         if connecting or failure is Failure.OUTAGE:
             raise DatabaseUnavailable(f"cannot reach PostgreSQL at {target}: {one_line(exc)}") from exc
         if failure is Failure.REFUSED:

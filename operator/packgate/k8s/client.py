@@ -4,8 +4,8 @@ Owns: configuration loading, the calls on Packs, Jobs, Pods, ConfigMaps and pod 
 request timeout (every call passes `_request_timeout`: connect, then read -- for a log stream the
 wait for each next chunk -- so a stalled call gives its thread back), and error wrapping: every
 failure, a timeout included, leaves as a one-line KubernetesError (Conflict for 409), a temporary
-error.  Must not: decide anything (the planner does) or hold state between calls beyond the API
-client itself.
+error, counted in packgate_kubernetes_errors by `error_kind`.  Must not: decide anything (the
+planner does) or hold state between calls beyond the API client itself.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
 from packgate.errors import Conflict, KubernetesError
 from packgate.parsing import LineSplitter
@@ -72,6 +73,29 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def error_kind(exc: BaseException) -> str:
+    """The `kind` label of packgate_kubernetes_errors for a failed call: timeout, conflict (409),
+    not_found (404, where absence is an error), forbidden (401, 403), server (5xx, 429), other."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        if status == 409:
+            return "conflict"
+        if status == 404:
+            return "not_found"
+        if status in (401, 403):
+            return "forbidden"
+        if status >= 500 or status == 429:
+            return "server"
+        return "other"
+    return "timeout" if _timed_out(exc) else "other"
+
+
+def _failed(exc: Exception, what: str, timeout: tuple[float, float] | None = None) -> KubernetesError:
+    """Count a failed call by its kind, then wrap it (`_wrap`)."""
+    metrics.KUBERNETES_ERRORS.labels(kind=error_kind(exc)).inc()
+    return _wrap(exc, what, timeout)
+
+
 def _wrap(exc: Exception, what: str, timeout: tuple[float, float] | None = None) -> KubernetesError:
     """The KubernetesError (Conflict for 409) of a failed call, one line; `timeout` is the call's
     (connect, read), named when it ran out."""
@@ -103,7 +127,7 @@ class Kube:
         try:
             return await asyncio.to_thread(partial(fn, *args, _request_timeout=self.timeout, **kwargs))
         except (ApiException, HTTPError, OSError) as exc:
-            raise _wrap(exc, what, self.timeout) from exc
+            raise _failed(exc, what, self.timeout) from exc
 
     async def _call_unless_absent(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Like `_call`, but an object that does not exist (404) gives None."""
@@ -112,9 +136,9 @@ class Kube:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise _wrap(exc, what, self.timeout) from exc
+            raise _failed(exc, what, self.timeout) from exc
         except (HTTPError, OSError) as exc:
-            raise _wrap(exc, what, self.timeout) from exc
+            raise _failed(exc, what, self.timeout) from exc
 
     def _plain(self, obj: Any) -> Any:
         return self.api_client.sanitize_for_serialization(obj)
@@ -255,7 +279,7 @@ class Kube:
                 pod, namespace, container=container, _preload_content=False, _request_timeout=self.timeout
             )
         except (ApiException, HTTPError, OSError) as exc:
-            raise _wrap(exc, what, self.timeout) from exc
+            raise _failed(exc, what, self.timeout) from exc
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         splitter = LineSplitter()
         finished = False
@@ -266,7 +290,7 @@ class Kube:
             yield from splitter.close()
             finished = True
         except (HTTPError, OSError) as exc:
-            raise _wrap(exc, what, self.timeout) from exc
+            raise _failed(exc, what, self.timeout) from exc
         finally:
             if not finished:
                 response.close()  # stopped early: the rest of the log is not read into the pool
