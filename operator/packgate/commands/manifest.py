@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HELP = "Print the ConfigMap and Pack (YAML) for a pack directory with an Attune-style pack.yaml."
+from packgate.commands import COMMANDS
+
+HELP = COMMANDS["manifest"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from packgate.commands import COMMANDS
 from packgate.errors import DatabaseError
 
-HELP = "apply pending database migrations (PACKGATE_DATABASE_URL or --database-url)"
+HELP = COMMANDS["migrate"]
 
 
 def add_database_url_argument(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-HELP = "run the Packgate operator (settings from PACKGATE_* environment variables)"
+from packgate.commands import COMMANDS
+
+HELP = COMMANDS["operator"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

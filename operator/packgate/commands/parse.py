@@ -16,10 +16,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
+from packgate.commands import COMMANDS
+
 if TYPE_CHECKING:
     from packgate.parsing import LineParser
 
-HELP = "Parse a test runner's output (a file or - for stdin) and print one TestSuiteResult as JSON."
+HELP = COMMANDS["parse"]
 
 _CHUNK = 1 << 16
 _FORMATS = ("auto", "simple", "tap", "junit", "unittest", "pytest")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from packgate.commands import COMMANDS
 from packgate.commands.migrate import add_database_url_argument, database_url
 from packgate.db.models import ExecutionDetail, ExecutionSummary, FlakyTest, PackInfo, PackStats
 from packgate.history import Comparison, case_statuses, compare
@@ -24,7 +25,7 @@ from packgate.history import Comparison, case_statuses, compare
 if TYPE_CHECKING:
     from packgate.db.store import Database
 
-HELP = "show a Pack's test history, statistics, regressions and flaky tests from PostgreSQL"
+HELP = COMMANDS["results"]
 
 FAILING_SHOWN = 5
 """Failing test names listed per suite of the latest execution."""

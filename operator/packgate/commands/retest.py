@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-HELP = "run a Pack's tests again (sets the packgate.dev/retest annotation; trigger manual)"
+from packgate.commands import COMMANDS
+
+HELP = COMMANDS["retest"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

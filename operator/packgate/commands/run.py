@@ -31,13 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from packgate.commands import COMMANDS
+
 if TYPE_CHECKING:
     from packgate.api.spec import Runner
     from packgate.packfile import PackFile
     from packgate.results import PackTestResult, TestSuiteResult
     from packgate.verdict import Verdict
 
-HELP = "Run a pack's tests locally (no cluster): the same runners, wrapper and parsers as the operator."
+HELP = COMMANDS["run"]
 
 LINE_LIMIT = 1024 * 1024
 """Longest line handed to the collector at once; longer lines arrive in pieces."""
