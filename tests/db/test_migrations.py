@@ -78,16 +78,16 @@ def test_changed_checksum_is_refused(
     message = str(caught.value)
     assert "0001_pack_test_results.sql changed after it was applied" in message
     assert "\n" not in message
-    assert [v for v, _, _ in applied(empty_database)] == [1, 2]
+    assert [v for v, _, _ in applied(empty_database)] == [m.version for m in load_migrations()]
 
 
 def test_unknown_applied_version_is_refused(
     empty_database: str, migrations_copy: Path, applied: Callable[[str], list[tuple[int, str, str]]]
 ) -> None:
     """A database migrated by a newer Packgate is refused by an older one."""
-    (migrations_copy / "0003_newer.sql").write_text("CREATE TABLE packgate.newer (id int);\n")
-    assert migrate(empty_database, migrations_copy)[-1] == "0003_newer.sql"
-    with pytest.raises(DatabaseError, match="has migration 0003_newer which this Packgate does not know"):
+    (migrations_copy / "0900_newer.sql").write_text("CREATE TABLE packgate.newer (id int);\n")
+    assert migrate(empty_database, migrations_copy)[-1] == "0900_newer.sql"
+    with pytest.raises(DatabaseError, match="has migration 0900_newer which this Packgate does not know"):
         migrate(empty_database)
 
 
@@ -99,12 +99,12 @@ def test_failing_migration_is_rolled_back(
 ) -> None:
     """A file that fails leaves no trace of itself: its statements and its row are rolled back."""
     migrate(empty_database)
-    (migrations_copy / "0003_broken.sql").write_text(
+    (migrations_copy / "0900_broken.sql").write_text(
         "CREATE TABLE packgate.half_done (id int);\nSELECT no_such_function();\n"
     )
-    with pytest.raises(DatabaseError, match=r"migration 0003_broken.sql failed: function no_such_function\(\)"):
+    with pytest.raises(DatabaseError, match=r"migration 0900_broken.sql failed: function no_such_function\(\)"):
         migrate(empty_database, migrations_copy)
-    assert [v for v, _, _ in applied(empty_database)] == [1, 2]
+    assert [v for v, _, _ in applied(empty_database)] == [m.version for m in load_migrations()]
     tables = raw(empty_database, "SELECT to_regclass('packgate.half_done') AS t")
     assert tables[0]["t"] is None
 
