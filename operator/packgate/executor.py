@@ -353,14 +353,7 @@ class Executor:
             if await self.kube.create_job(manifest):
                 log.info("Created Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
                 continue
-            existing = next(
-                (
-                    j
-                    for j in await self.kube.list_pack_jobs(obs.pack.namespace, obs.pack.uid)
-                    if (j.get("metadata") or {}).get("name") == job
-                ),
-                None,
-            )
+            existing = await self.kube.get_job(obs.pack.namespace, job)
             problem = job_mismatch(existing, name=job, pack_uid=obs.pack.uid, execution=current.id, runner=name)
             if problem is None:
                 log.info("Adopted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)

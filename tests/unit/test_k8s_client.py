@@ -98,6 +98,7 @@ def test_every_api_call_carries_the_request_timeout() -> None:
         "self.batch.list_job_for_all_namespaces": "via _call",
         "self.batch.create_namespaced_job": "via _call",
         "self.batch.delete_namespaced_job": "via _call_unless_absent",
+        "self.batch.read_namespaced_job": "via _call_unless_absent",
         "self.core.read_namespaced_config_map": "via _call_unless_absent",
         "self.core.read_namespaced_pod_log": "direct, with timeout",
     }

@@ -515,9 +515,14 @@ OTHER_PACK_OWNER = [{**RUNNING_JOB["metadata"]["ownerReferences"][0], "uid": "1e
             f"it is not owned by this Pack (uid {LABELS['packgate.dev/pack-uid']})",
         ),
         (foreign(owners=[]), f"it is not owned by this Pack (uid {LABELS['packgate.dev/pack-uid']})"),
-        (None, f"it is not labelled packgate.dev/pack-uid={LABELS['packgate.dev/pack-uid']}"),
+        (
+            {"metadata": {"name": JOB_NAME, "labels": {"app": "unrelated"}}},
+            "its packgate.dev/execution label is None, not 'a1b2c3d4e5'; its packgate.dev/runner label is None, "
+            f"not 'shell'; it is not owned by this Pack (uid {LABELS['packgate.dev/pack-uid']})",
+        ),
+        (None, "it was gone when read back"),
     ],
-    ids=["ours", "other-execution", "other-runner", "other-owner", "no-owner", "not-labelled"],
+    ids=["ours", "other-execution", "other-runner", "other-owner", "no-owner", "not-labelled", "gone"],
 )
 def test_an_existing_job_is_adopted_only_if_it_is_this_executions(
     job: dict[str, Any] | None, expected: str | None

@@ -243,6 +243,13 @@ class Kube:
             return False
         return True
 
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Job, or None when it does not exist."""
+        obj = await self._call_unless_absent(
+            f"get Job {namespace}/{name}", self.batch.read_namespaced_job, name, namespace
+        )
+        return None if obj is None else dict(self._plain(obj))
+
     async def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job and, in the background, its pods; a Job already gone is fine."""
         await self._call_unless_absent(

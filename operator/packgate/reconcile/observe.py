@@ -13,7 +13,6 @@ from packgate.reconcile.plan import JobState, PodState
 from packgate.reconcile.render import (
     FETCH_CONTAINER,
     LABEL_EXECUTION,
-    LABEL_PACK_UID,
     LABEL_RUNNER,
     RUNNER_CONTAINER,
 )
@@ -110,11 +109,11 @@ def is_active(job: dict[str, Any]) -> bool:
 def job_mismatch(job: dict[str, Any] | None, *, name: str, pack_uid: str, execution: str, runner: str) -> str | None:
     """Why the existing Job called `name` (found when creating it failed with a conflict) is not the
     Job of `runner` in `execution` of the Pack `pack_uid`; None when it is (labelled with that
-    execution and runner, and owned by that Pack), so it can be adopted.  `job` is None when no Job
-    of that name carries the Pack's label."""
+    execution and runner, and owned by that Pack), so it can be adopted.  `job` is None when the
+    Job could not be read back (deleted right after the conflict)."""
     head = f"a Job named {name} already exists and is not this execution's"
     if job is None:
-        return f"{head}: it is not labelled {LABEL_PACK_UID}={pack_uid}"
+        return f"{head}: it was gone when read back"
     meta = job.get("metadata") or {}
     labels = meta.get("labels") or {}
     problems = []
