@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from localcluster.node import NODE_IP, POD_CIDR  # pods reach the host's PostgreSQL on NODE_IP
+
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / ".local"
 KUBECTL = LOCAL / "bin" / "kubectl"
@@ -34,8 +36,6 @@ NAMESPACE = "packgate-demo"
 SYSTEM_NAMESPACE = "packgate-system"
 DEPLOYMENT = "packgate-operator"
 DATABASE_SERVICE = "packgate-postgres"
-NODE_IP = "10.88.0.1"  # localcluster.node.NODE_IP: pods reach the host's PostgreSQL there
-POD_CIDR = "10.88.0.0/16"
 BIN = Path(sys.executable).parent
 
 

@@ -144,7 +144,8 @@ def kube(_admin_kubectl: Kubectl) -> Kubectl:
 @pytest.fixture(scope="session")
 def operator(cluster: Any, postgres: Any, _admin_kubectl: Kubectl) -> Iterator[OperatorDeployment]:
     """The operator image, deployed with the `local` overlay under the manifests' RBAC, with a real database."""
-    from demo import NODE_IP, POD_CIDR, deploy_operator
+    from demo import deploy_operator
+    from localcluster.node import NODE_IP, POD_CIDR
 
     # Pods reach the session's PostgreSQL on the node's bridge address, through a Service.
     postgres.listen, postgres.clients = ("127.0.0.1", NODE_IP), (POD_CIDR,)
