@@ -49,6 +49,16 @@ class ExecutionRecord(_Frozen):
     allowed: bool = Field(description="whether the verdict allowed the version to be active")
     result: PackTestResult
     compacted: Compaction | None = Field(default=None, description="set when written from a compact deferred record")
+    labels: dict[str, str] | None = Field(
+        default=None,
+        description="the Pack's metadata.labels when the execution concluded, for PackWebhook packSelectors; "
+        "None when the record does not say (the delivery worker then reads the Pack)",
+    )
+    previous_active_version: str | None = Field(
+        default=None,
+        description="status.activeVersion before this verdict (\"\" or None: none), for the Activated event; "
+        "when the record does not carry the key at all, the pack row's active_version is used",
+    )
 
 
 class PackInfo(_Frozen):
