@@ -1,7 +1,8 @@
 """Database: the one door to PostgreSQL (an asyncpg pool) and every query Packgate runs.
 
 Owns: connecting (short timeouts), applying migrations, recording executions exactly once
-(idempotency key), the reads behind regressions and `packgate results`, and retention (one replica
+(idempotency key) together with their PackWebhook events (packgate.db.outbox, in the same
+transaction), the reads behind regressions and `packgate results`, and retention (one replica
 at a time, under an advisory lock).  Every
 asyncpg/OS error leaves as DatabaseUnavailable (can't reach PostgreSQL: defer and retry),
 RecordRefused (PostgreSQL refused the data: don't retry it) or DatabaseError (anything else),
@@ -21,6 +22,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
+from packgate.db import outbox
 from packgate.db._errors import describe_target, translated
 from packgate.db.migrations import Migration, apply_migrations, load_migrations
 from packgate.db.models import (
@@ -34,9 +36,11 @@ from packgate.db.models import (
     RetentionRound,
     aware,
 )
+from packgate.db.outbox import WebhookOutbox
 from packgate.errors import DatabaseError
 from packgate.history import case_key
 from packgate.results import PackTestResult, RunStatus, TestStatus
+from packgate.webhooks import outbox_events
 
 __all__ = ["Database", "ExecutionRecord"]
 
@@ -346,6 +350,12 @@ class Database:
             async with self._pool.acquire() as connection, connection.transaction():
                 if await connection.fetchval(_EXECUTION_EXISTS, record.idempotency_key):
                     return False
+                if "previous_active_version" in record.model_fields_set:
+                    previous = record.previous_active_version
+                else:
+                    previous = await outbox.previous_active_version(
+                        connection, record.namespace, record.name, record.pack_uid, execution_time
+                    )
                 pack_id = await self._upsert_pack(
                     connection,
                     record.pack_uid,
@@ -380,7 +390,14 @@ class Database:
                 columns = _case_columns(result)
                 if columns[0]:
                     await connection.execute(_INSERT_CASES, execution, *columns)
+                # PackWebhook notifications: in this transaction, so they exist exactly when the
+                # execution does (docs/webhooks.md).
+                await outbox.enqueue(connection, execution, outbox_events(record, previous))
                 return True
+
+    def webhook_outbox(self) -> WebhookOutbox:
+        """The PackWebhook outbox on this pool, for the delivery worker."""
+        return WebhookOutbox(self._pool, self.target)
 
     async def mark_pack_deleted(self, uid: str) -> bool:
         """Mark the Pack's row deleted (its history stays until retention); False when unknown
