@@ -32,6 +32,7 @@ from packgate.api.spec import (
     ResultFormatName,
     RunnerType,
     parse_duration,
+    source_url,
 )
 from packgate.errors import InvalidPack
 
@@ -109,6 +110,19 @@ class PackRunner(_Strict):
         return self
 
 
+class PackDependencies(_Strict):
+    """`testing.dependencies`: where the runners install requirements.txt and package.json from
+    (the Pack's spec.testing.dependencies)."""
+
+    pip_index_url: str | None = None
+    npm_registry: str | None = None
+
+    @field_validator("pip_index_url", "npm_registry")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        return None if value is None else source_url(value)
+
+
 class PackTesting(_Strict):
     """The `testing:` section.  `discovery` (the seed's test discovery hint) is accepted and ignored;
     `result_path` applies to runners without their own only when it names a file (the seed's
@@ -121,6 +135,7 @@ class PackTesting(_Strict):
     min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     on_failure: OnFailure = OnFailure.BLOCK
     revalidate_every: str | None = None
+    dependencies: PackDependencies | None = None
 
     @field_validator("runners")
     @classmethod
@@ -262,6 +277,9 @@ def to_pack_spec(packfile: PackFile, *, images: Mapping[str, str], config_map_na
     }
     if testing.revalidate_every:
         spec_testing["revalidateEvery"] = testing.revalidate_every
+    if testing.dependencies is not None:
+        sources = {"pipIndexUrl": testing.dependencies.pip_index_url, "npmRegistry": testing.dependencies.npm_registry}
+        spec_testing["dependencies"] = {k: v for k, v in sources.items() if v}
     return {
         "ref": packfile.ref,
         "version": packfile.version,

@@ -126,6 +126,9 @@ class TestSuiteResult(_Model):
     status: RunStatus
     test_cases: list[TestCaseResult] = Field(default_factory=list)
     error: str | None = None
+    reason: str | None = None
+    """Why a runner errored, when the runner's own output says so (DependencyInstallFailed: its
+    dependencies could not be installed); None leaves the reason to the planner."""
     job_name: str | None = None
     exit_code: int | None = None
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from packgate.api.spec import source_url
 from packgate.errors import InvalidSetting
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
     image_git: str = Field(
         default="docker.io/alpine/git:2.49.1", description="Image of the init container that clones git sources."
     )
+    pip_index_url: str | None = Field(
+        default=None,
+        description="Package index that python runners (unittest, pytest) install a pack's requirements.txt "
+        "from (PIP_INDEX_URL in the runner pod; a plain-http index is also its PIP_TRUSTED_HOST).  An "
+        "air-gapped cluster names its mirror here.  Unset: pip's own default (PyPI).  A Pack's "
+        "spec.testing.dependencies.pipIndexUrl wins.",
+    )
+    npm_registry: str | None = Field(
+        default=None,
+        description="npm registry that node runners install a pack's package.json dependencies from "
+        "(npm_config_registry in the runner pod).  Unset: npm's own default (registry.npmjs.org).  A Pack's "
+        "spec.testing.dependencies.npmRegistry wins.",
+    )
     unschedulable_grace_seconds: int = Field(
         default=20, ge=0, description="How long a runner pod may stay Unschedulable before it is a runner error."
     )
@@ -146,6 +160,11 @@ class Settings(BaseSettings):
     @classmethod
     def _namespaces(cls, value: object) -> list[str]:
         return namespace_list(value)
+
+    @field_validator("pip_index_url", "npm_registry")
+    @classmethod
+    def _source_url(cls, value: str | None) -> str | None:
+        return source_url(value) if value else None
 
 
 def load_settings(**overrides: Any) -> Settings:

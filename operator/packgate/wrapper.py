@@ -27,6 +27,19 @@ and when the file was not written:
 
     packgate:result-missing <nonce> <path>
 
+Dependencies: with PACKGATE_INSTALL=pip (python runner types) and a `requirements.txt` in the
+workspace, the wrapper first runs `python3 -m pip install --target .packgate/python -r
+requirements.txt` and puts that directory on PYTHONPATH and PATH; with PACKGATE_INSTALL=npm (node)
+and a `package.json` declaring dependencies, `npm ci` (a lock file is present) or `npm install`.
+Sources come from the tools' own environment (PIP_INDEX_URL, npm_config_registry).  The tool's
+output goes to .packgate/install.log, not the log, so parsers never see it; when it fails, the
+wrapper prints the log's last lines (npm's without its stack traces, object dumps and advice), then
+
+    packgate:install-failed <nonce> <requirements.txt|package.json> <pip|npm> <exit code>
+    packgate:exit <nonce> <exit code>
+
+and the tests do not run: the runner is an error, reason DependencyInstallFailed.
+
 Markers whose nonce does not match are ordinary output: a test cannot forge results.  A
 compressed frame is decoded as it streams (base64 line by line, then zlib in bounded steps, then
 UTF-8, then lines for the result parser) and checked against its size and digest; a frame cut,
@@ -47,6 +60,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from packgate.errors import ParseError
 from packgate.parsing import LineParser, LineSplitter, make_parser
@@ -55,6 +69,40 @@ from packgate.results import RunStatus, TestSuiteResult, error_suite
 
 WRAPPER_SCRIPT = r"""
 cd "${PACKGATE_WORKSPACE:-.}" || { echo "packgate: workspace ${PACKGATE_WORKSPACE:-.} is missing"; exit 126; }
+pg_install() {
+  pg_file=$1 pg_tool=$2
+  shift 2
+  mkdir -p .packgate
+  echo "packgate: installing the dependencies in $pg_file with $pg_tool"
+  "$@" > .packgate/install.log 2>&1 && return 0
+  pg_rc=$?
+  pg_log=.packgate/install.log
+  if [ "$pg_tool" = npm ] && grep -Ev '^npm (error|ERR!)  |^npm (error|ERR!) *(404)? *[{}]? *$|complete log of this run|behind a proxy|Note that you can also install|tarball, folder, http url' "$pg_log" > .packgate/install.short; then
+    pg_log=.packgate/install.short
+  fi
+  tail -n 20 "$pg_log" 2>/dev/null || cat "$pg_log"
+  echo "packgate:install-failed $PACKGATE_NONCE $pg_file $pg_tool $pg_rc"
+  echo "packgate:exit $PACKGATE_NONCE $pg_rc"
+  exit $pg_rc
+}
+case "${PACKGATE_INSTALL:-}" in
+  pip)
+    if [ -f requirements.txt ] && grep -q '^[[:space:]]*[^#[:space:]]' requirements.txt; then
+      pg_deps=$PWD/.packgate/python
+      pg_install requirements.txt pip python3 -m pip install --disable-pip-version-check --no-input \
+        --no-warn-script-location --target "$pg_deps" -r requirements.txt
+      export PYTHONPATH="$pg_deps${PYTHONPATH:+:$PYTHONPATH}" PATH="$pg_deps/bin:$PATH"
+    fi ;;
+  npm)
+    if [ -f package.json ] && node -e 'try { var p = JSON.parse(require("fs").readFileSync("package.json", "utf8")) }
+catch (e) { process.exit(0) }
+var kinds = ["dependencies", "devDependencies", "optionalDependencies"]
+process.exit(kinds.some(function (k) { return p && p[k] && Object.keys(p[k]).length }) ? 0 : 3)' >/dev/null 2>&1; then
+      pg_verb=install
+      if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then pg_verb=ci; fi
+      pg_install package.json npm npm "$pg_verb" --no-audit --no-fund --no-update-notifier
+    fi ;;
+esac
 "$@" 2>&1
 rc=$?
 if [ -n "${PACKGATE_RESULT_PATH:-}" ]; then
@@ -85,6 +133,7 @@ _BEGIN = "packgate:result-begin "
 _END = "packgate:result-end "
 _MISSING = "packgate:result-missing "
 _EXIT = "packgate:exit "
+_INSTALL_FAILED = "packgate:install-failed "
 _COUNT = re.compile(r"[0-9]{1,20}")  # a size or an exit code: ASCII digits only, int() never fails on them
 
 GZIP_BASE64 = "gzip+base64"
@@ -106,6 +155,26 @@ TAIL_CHARS = 500
 """Most characters of those lines quoted in a runner error, quotes and separators included."""
 
 _TAIL_SEPARATOR = " | "
+
+
+DEPENDENCY_INSTALL_FAILED = "DependencyInstallFailed"
+"""The reason of a runner whose dependencies could not be installed."""
+
+INSTALL_TOOLS: dict[str, str] = {"unittest": "pip", "pytest": "pip", "node": "npm"}
+"""The tool that installs a runner type's dependencies (PACKGATE_INSTALL); other types install none."""
+
+
+@dataclass(frozen=True)
+class InstallFailure:
+    """What the wrapper's install-failed marker says: which file, which tool, its exit code."""
+
+    file: str
+    tool: str
+    exit_code: int | None
+
+    def why(self) -> str:
+        code = "" if self.exit_code is None else f" (exit code {self.exit_code})"
+        return f"installing the dependencies in {self.file} with {self.tool} failed{code}; the tests did not run"
 
 
 def new_nonce() -> str:
@@ -138,12 +207,33 @@ def wrapper_command(argv: list[str]) -> list[str]:
     return ["/bin/sh", "-c", WRAPPER_SCRIPT, "packgate-wrapper", *argv]
 
 
-def wrapper_env(nonce: str, workspace: str, result_path: str | None) -> dict[str, str]:
-    """The environment the wrapper reads."""
+def wrapper_env(nonce: str, workspace: str, result_path: str | None, runner_type: str | None = None) -> dict[str, str]:
+    """The environment the wrapper reads.  `runner_type` picks the tool that installs the pack's
+    dependencies first (`INSTALL_TOOLS`), if its type has one."""
     env = {"PACKGATE_NONCE": nonce, "PACKGATE_WORKSPACE": workspace}
     if result_path:
         env["PACKGATE_RESULT_PATH"] = result_path
+    tool = INSTALL_TOOLS.get(runner_type or "")
+    if tool:
+        env["PACKGATE_INSTALL"] = tool
     return env
+
+
+def dependency_env(runner_type: str, pip_index_url: str | None, npm_registry: str | None) -> dict[str, str]:
+    """The environment that tells a runner's install tool where to install from: PIP_INDEX_URL
+    (and PIP_TRUSTED_HOST for a plain-http index, which pip otherwise refuses) for the pip types,
+    npm_config_registry for node.  A source that is None adds nothing (the tool's own default);
+    other runner types install nothing."""
+    tool = INSTALL_TOOLS.get(runner_type)
+    if tool == "pip" and pip_index_url:
+        env = {"PIP_INDEX_URL": pip_index_url}
+        parts = urlsplit(pip_index_url)
+        if parts.scheme == "http" and parts.hostname:
+            env["PIP_TRUSTED_HOST"] = parts.hostname
+        return env
+    if tool == "npm" and npm_registry:
+        return {"npm_config_registry": npm_registry}
+    return {}
 
 
 class OutputTail:
@@ -333,6 +423,7 @@ class Collector:
     log_limit: int | None = None
     exit_code: int | None = None
     result_missing: str | None = None
+    install_failure: InstallFailure | None = None
     saw_result: bool = False
     result_path: str | None = None
     lines: int = 0
@@ -350,6 +441,7 @@ class Collector:
         self._end = f"{_END}{self.nonce}"
         self._missing = f"{_MISSING}{self.nonce} "
         self._exit = f"{_EXIT}{self.nonce} "
+        self._install_failed = f"{_INSTALL_FAILED}{self.nonce} "
 
     def feed(self, line: str) -> None:
         """A complete line, with or without its newline (after `feed_partial`, the line's end)."""
@@ -379,6 +471,13 @@ class Collector:
         elif text.startswith(self._exit):
             code = text[len(self._exit) :].strip()
             self.exit_code = int(code) if _COUNT.fullmatch(code.removeprefix("-")) else None
+        elif text.startswith(self._install_failed):
+            file, tool, code = (*text[len(self._install_failed) :].split(), "", "", "")[:3]
+            self.install_failure = InstallFailure(
+                file=file or "the dependency file",
+                tool=tool or "its tool",
+                exit_code=int(code) if _COUNT.fullmatch(code) else None,
+            )
         else:
             self._take(text, complete=True, first=True)
 
@@ -516,6 +615,8 @@ def judge(collector: Collector, *, exit_code: int | None = None) -> TestSuiteRes
 
     - the log was longer than the collector's limit → error (its end, with the results and the
       exit line, was never read);
+    - the wrapper could not install the pack's dependencies → error, reason
+      DependencyInstallFailed, quoting the tool's last lines (the tests never ran);
     - a result file was declared but arrived damaged (`Collector.damage`) → error;
     - a result file was declared but not written → error;
     - nothing recognisable in the output → error;
@@ -535,6 +636,15 @@ def judge(collector: Collector, *, exit_code: int | None = None) -> TestSuiteRes
             f"so its end was not read{with_code}"
         )
         return error_suite(name, runner_type, runner_error(why, last_lines), **extra)
+    if collector.install_failure is not None:
+        failure = collector.install_failure
+        return error_suite(
+            name,
+            runner_type,
+            runner_error(failure.why(), last_lines),
+            reason=DEPENDENCY_INSTALL_FAILED,
+            exit_code=code if code is not None else failure.exit_code,
+        )
     if collector.framed is not None:
         damage = collector.damage()
         if damage is not None:

@@ -193,7 +193,8 @@ def test_default_and_custom_resources() -> None:
 
 
 def test_runner_container_runs_the_wrapper() -> None:
-    """The runner runs the POSIX-sh wrapper around the type's command, in the workspace, with the nonce."""
+    """The runner runs the POSIX-sh wrapper around the type's command, in the workspace, with the nonce
+    (and, for a pytest runner, pip as the tool that installs a requirements.txt first)."""
     spec = spec_of(runners=[{**PYTHON, "resultPath": "results/junit.xml", "env": [{"name": "CI", "value": "1"}]}])
     runner = render(spec, "python")["spec"]["template"]["spec"]["containers"][0]
     assert runner["image"] == "registry.example/runner-pytest:1"
@@ -213,6 +214,7 @@ def test_runner_container_runs_the_wrapper() -> None:
         "PACKGATE_NONCE": NONCE,
         "PACKGATE_WORKSPACE": "/workspace",
         "PACKGATE_RESULT_PATH": "results/junit.xml",
+        "PACKGATE_INSTALL": "pip",
         "HOME": "/tmp",
         "CI": "1",
     }

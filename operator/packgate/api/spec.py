@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -150,6 +151,28 @@ class PodOptions(_Spec):
     priority_class_name: str | None = Field(default=None, alias="priorityClassName")
 
 
+def source_url(value: str) -> str:
+    """`value` if it is an http(s) URL with a host (a package index or registry), else ValueError."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value.strip()
+
+
+class Dependencies(_Spec):
+    """Where a runner installs its pack's dependencies from (requirements.txt, package.json);
+    each unset field falls back to the operator's setting (PACKGATE_PIP_INDEX_URL,
+    PACKGATE_NPM_REGISTRY), then to the tool's own default."""
+
+    pip_index_url: str | None = Field(default=None, alias="pipIndexUrl")
+    npm_registry: str | None = Field(default=None, alias="npmRegistry")
+
+    @field_validator("pip_index_url", "npm_registry")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        return None if value is None else source_url(value)
+
+
 class Testing(_Spec):
     enabled: bool = True
     runners: list[Runner] = Field(default_factory=list, max_length=16)
@@ -157,6 +180,7 @@ class Testing(_Spec):
     on_failure: OnFailure = Field(default=OnFailure.BLOCK, alias="onFailure")
     revalidate_every: str | None = Field(default=None, alias="revalidateEvery")
     pod: PodOptions = Field(default_factory=PodOptions)
+    dependencies: Dependencies | None = None
 
     @field_validator("runners")
     @classmethod

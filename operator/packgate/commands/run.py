@@ -6,6 +6,10 @@ each Job has its own emptyDir), then the same parsing, combination and verdict a
 Must not: import kopf or the Kubernetes client, or hold a runner's whole output in memory (lines
 are streamed into the collector).
 
+A runner installs its pack's requirements.txt (unittest, pytest) or package.json (node) first, as
+in a Job: from the pack.yaml's testing.dependencies, else PACKGATE_PIP_INDEX_URL /
+PACKGATE_NPM_REGISTRY, else the tools' own configuration (PIP_INDEX_URL, ~/.npmrc, ...).
+
 Runners run one after the other.  A runner that outlives its timeout has its process group killed
 and becomes an error suite; a runner whose interpreter is missing is an error suite too.
 Exit code: 0 when the verdict allows activation, 1 when it blocks it (2 for a bad pack, by cli).
@@ -34,7 +38,7 @@ from typing import TYPE_CHECKING, TextIO
 from packgate.commands import COMMANDS
 
 if TYPE_CHECKING:
-    from packgate.api.spec import Runner
+    from packgate.api.spec import Dependencies, Runner
     from packgate.packfile import PackFile
     from packgate.results import PackTestResult, TestSuiteResult
     from packgate.verdict import Verdict
@@ -124,6 +128,7 @@ def run_pack(
             names = ", ".join(r.name for r in spec.testing.runners) or "none"
             raise InvalidPack(f"pack.yaml has no runner {runtime!r} (runners: {names})")
 
+    sources = dependency_sources(spec.testing.dependencies)
     started = datetime.now(UTC)
     clock = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix=f"packgate-run-{packfile.ref}-"))
@@ -132,7 +137,7 @@ def run_pack(
         for runner in runners:
             workspace = base / runner.name
             copy_pack(Path(directory), workspace)
-            suites.append(run_runner(runner, workspace, echo=echo))
+            suites.append(run_runner(runner, workspace, echo=echo, sources=sources))
     finally:
         if keep_workspace:
             note(f"Kept the workspaces in {base}")
@@ -147,6 +152,25 @@ def run_pack(
     )
     policy = Policy(min_pass_rate=testing.min_pass_rate, on_failure=testing.on_failure.value)
     return Outcome(packfile, result, decide(policy, result))
+
+
+def dependency_sources(dependencies: Dependencies | None) -> tuple[str | None, str | None]:
+    """(pip index URL, npm registry) for local runs: the pack's testing.dependencies, else
+    PACKGATE_PIP_INDEX_URL / PACKGATE_NPM_REGISTRY from the environment; None leaves the tool's
+    own configuration.  InvalidSetting, one line, for a variable that is not an http(s) URL."""
+    from packgate.api.spec import source_url
+    from packgate.errors import InvalidSetting
+
+    found: list[str | None] = []
+    for field, variable in (("pip_index_url", "PACKGATE_PIP_INDEX_URL"), ("npm_registry", "PACKGATE_NPM_REGISTRY")):
+        value = getattr(dependencies, field) if dependencies is not None else None
+        if not value and os.environ.get(variable):
+            try:
+                value = source_url(os.environ[variable])
+            except ValueError as exc:
+                raise InvalidSetting(f"invalid setting {variable}: {exc}") from None
+        found.append(value or None)
+    return found[0], found[1]
 
 
 def copy_pack(source: Path, workspace: Path) -> None:
@@ -168,22 +192,38 @@ def copy_pack(source: Path, workspace: Path) -> None:
         raise InvalidPack(f"cannot copy {source} into a workspace: {detail}") from exc
 
 
-def run_runner(runner: Runner, workspace: Path, *, echo: TextIO | None = None) -> TestSuiteResult:
+def run_runner(
+    runner: Runner,
+    workspace: Path,
+    *,
+    echo: TextIO | None = None,
+    sources: tuple[str | None, str | None] = (None, None),
+) -> TestSuiteResult:
     """Run one runner under the wrapper in `workspace`; its judged suite (never raises for the
-    runner's own failures: timeouts, missing interpreters and crashes become error suites)."""
+    runner's own failures: timeouts, missing interpreters, crashes and failed dependency installs
+    become error suites).  `sources`: (pip index URL, npm registry) to install dependencies from."""
     from packgate.api.spec import runner_command, runner_format
     from packgate.results import error_suite
-    from packgate.wrapper import judge, new_collector, new_nonce, runner_error, wrapper_command, wrapper_env
+    from packgate.wrapper import (
+        dependency_env,
+        judge,
+        new_collector,
+        new_nonce,
+        runner_error,
+        wrapper_command,
+        wrapper_env,
+    )
 
     argv = runner_command(runner)
     kind = runner.type.value
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_")}
+    env.update(dependency_env(kind, *sources))  # the runner's own env wins, as in a Job
     for var in runner.env:
         value = (var.model_extra or {}).get("value")
         if isinstance(value, str):
             env[var.name] = value
     nonce = new_nonce()
-    env.update(wrapper_env(nonce, str(workspace), runner.result_path))
+    env.update(wrapper_env(nonce, str(workspace), runner.result_path, kind))
 
     if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
         return error_suite(

@@ -22,7 +22,7 @@ from packgate.api.spec import (
     Runner,
     runner_command,
 )
-from packgate.wrapper import wrapper_command, wrapper_env
+from packgate.wrapper import dependency_env, wrapper_command, wrapper_env
 
 LABEL_PACK = f"{GROUP}/pack"
 LABEL_PACK_UID = f"{GROUP}/pack-uid"
@@ -64,6 +64,8 @@ class RenderOptions:
     images: dict[str, str]  # default image name (api.spec.ImageName: shell, python, pytest, node) -> image
     git_image: str
     ttl_seconds: int
+    pip_index_url: str | None = None  # PACKGATE_PIP_INDEX_URL
+    npm_registry: str | None = None  # PACKGATE_NPM_REGISTRY
 
 
 def execution_id(uid: str, spec_hash: str, trigger: str, token: str) -> str:
@@ -87,6 +89,9 @@ def spec_hash(spec: PackSpec) -> str:
         "pod": testing.pod.model_dump(mode="json", by_alias=True) if testing else {},
         "enabled": testing.enabled if testing else None,
     }
+    if testing is not None and testing.dependencies is not None:
+        # Only when set, so the hash of every Pack without it is what it was before the field existed.
+        relevant["dependencies"] = testing.dependencies.model_dump(mode="json", by_alias=True)
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -119,6 +124,15 @@ def config_map_items(paths_annotation: str | None) -> list[dict[str, str]] | Non
     if not isinstance(mapping, dict):
         return None
     return [{"key": str(k), "path": str(v)} for k, v in sorted(mapping.items())]
+
+
+def dependency_sources(spec: PackSpec, options: RenderOptions) -> tuple[str | None, str | None]:
+    """(pip index URL, npm registry) of a Pack's runners: spec.testing.dependencies wins over the
+    settings; None leaves the tool's own default."""
+    override = spec.testing.dependencies if spec.testing is not None else None
+    pip = (override.pip_index_url if override else None) or options.pip_index_url
+    npm = (override.npm_registry if override else None) or options.npm_registry
+    return pip, npm
 
 
 def _container_security() -> dict[str, Any]:
@@ -212,7 +226,9 @@ def render_job(
             config_map["items"] = items
         volumes.append({"name": "source", "configMap": config_map})
     result_path = runner.result_path
-    env = [{"name": k, "value": v} for k, v in wrapper_env(nonce, WORKSPACE, result_path).items()]
+    wrapper_vars = wrapper_env(nonce, WORKSPACE, result_path, runner.type.value)
+    sources = dependency_env(runner.type.value, *dependency_sources(spec, options))
+    env = [{"name": k, "value": v} for k, v in {**wrapper_vars, **sources}.items()]
     env.append({"name": "HOME", "value": "/tmp"})
     env.extend(e.model_dump(mode="json", by_alias=True) for e in runner.env)
     runner_container = {
