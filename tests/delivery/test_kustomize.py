@@ -62,6 +62,7 @@ def test_base_contents() -> None:
             ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev"),
             ("CustomResourceDefinition", "kopfpeerings.kopf.dev"),
             ("CustomResourceDefinition", "packs.packgate.dev"),
+            ("CustomResourceDefinition", "packwebhooks.packgate.dev"),
             ("Deployment", "packgate-operator"),
             ("Namespace", "packgate-system"),
             ("Service", "packgate-operator-metrics"),
