@@ -1,7 +1,13 @@
 """The executor: observes one Pack, asks the planner what to do, and does it.
 
-Owns: the order of side effects (status before Jobs, database before clearing a pending record),
-admission under the concurrency limits, log collection, writing the status within its size
+One direction: observe (the watch-fed `Cache`, then the logs and the comparison base the planner's
+`reads` names), plan once, act.  The only cluster reads are log streams (and the read-back of a
+Job whose name is taken); everything else is a write: status (merge patches guarded by the
+resourceVersion observed), Jobs, Events.
+
+Owns: the order of side effects (record, then status, then Jobs; database before clearing a
+pending record), the slots of executions it admitted until the cache shows their Jobs
+(`reservations`), log collection, writing the status within its size
 budget (`bound_status`), and recording executions: written, deferred into the status while
 PostgreSQL is away (compact, capped: `defer`), or refused by PostgreSQL and reported (never
 retried).  Without a database configured nothing is recorded or deferred.  Must not: decide
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -44,11 +51,10 @@ from packgate.errors import DatabaseError, DatabaseUnavailable, InvalidPack, Kub
 from packgate.history import case_key, compare
 from packgate.k8s.client import Kube
 from packgate.reconcile import plan as planner
-from packgate.reconcile.observe import is_active, job_mismatch, job_state, pod_state
-from packgate.reconcile.plan import Collect, Event, Observed, Plan
-from packgate.reconcile.queue import Waiting, admit
+from packgate.reconcile.cache import Cache
+from packgate.reconcile.observe import job_mismatch
+from packgate.reconcile.plan import Collect, Event, Observed, Plan, Slots
 from packgate.reconcile.render import (
-    PATHS_ANNOTATION,
     RUNNER_CONTAINER,
     PackIdentity,
     RenderOptions,
@@ -57,7 +63,7 @@ from packgate.reconcile.render import (
 )
 from packgate.results import PackTestResult, TestStatus, TestSuiteResult, error_suite
 from packgate.settings import Settings
-from packgate.wrapper import choose_nonce, judge, new_collector, runner_error
+from packgate.wrapper import judge, new_collector, runner_error
 
 log = logging.getLogger("packgate")
 
@@ -159,14 +165,33 @@ class Recording:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Slots taken by an execution admitted in this process, counted until the cache shows its Jobs
+    (the watch lags the create calls a little; without this, two passes in that moment could both
+    take the last slot)."""
+
+    namespace: str
+    execution: str
+    jobs: int
+    at: float  # time.monotonic() of the admission
+
+
+RESERVATION_SECONDS = 60.0
+"""A reservation whose Jobs never show up (deleted at once, a failed create) is dropped after this."""
+
+
 @dataclass
 class Executor:
     kube: Kube
     settings: Settings
     recorder: Recorder
-    admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    cache: Cache
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     fleet: metrics.Fleet = field(default_factory=metrics.Fleet)
+    reservations: dict[str, Reservation] = field(default_factory=dict)  # by Pack uid
+    # Runners whose Job name was taken by another Job, met on creating it: input to the next pass.
+    conflicts: dict[tuple[str, str], dict[str, RunnerError]] = field(default_factory=dict)
 
     @property
     def render_options(self) -> RenderOptions:
@@ -185,48 +210,49 @@ class Executor:
 
     # -- one pass ----------------------------------------------------------------------------
 
-    async def reconcile(self, namespace: str, name: str, emit: Emit) -> float | None:
-        """Observe, plan, act.  Returns seconds until the next pass is needed (None: on change only).
-        A pass that ends notes the Pack's tally in `fleet` (the fleet gauges)."""
-        raw = await self.kube.get_pack(namespace, name)
-        if raw is None or raw.get("metadata", {}).get("deletionTimestamp"):
+    async def reconcile(self, uid: str, emit: Emit) -> float | None:
+        """Observe (the cache, then the logs and the comparison base the planner asks for), plan
+        once, act.  Returns seconds until the next pass is needed (None: on change only).  A pass
+        that ends notes the Pack's tally in `fleet` (the fleet gauges)."""
+        raw = self.cache.pack(uid)
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            self.reservations.pop(uid, None)
             return None
-        obs, spec, paths = await self._observe(raw)
+        obs, spec, paths = self._observe(raw)
+        needed = planner.reads(obs)
+        if needed.collect or needed.concluding:
+            assert spec is not None
+            collected = await self._read_logs(obs, spec, needed.collect)
+            comparison = await self._comparison(obs, collected) if needed.concluding else None
+            obs = dataclasses.replace(obs, collected=collected, comparison=comparison)
+        # From here to the reservation nothing awaits: the slots seen are the slots taken.
+        obs = dataclasses.replace(obs, slots=self._slots(uid))
         result = planner.plan(obs)
-        deferred = False
-        queued = False
-        for job in result.delete_jobs:
-            await self.kube.delete_job(namespace, job)
-            log.info("Deleted Job %s for Pack %s/%s", job, namespace, name)
-        if result.start is not None:
-            assert spec is not None
-            queued = not await self._admit(obs, spec, result, emit, paths)
-        elif result.conclude:
-            assert spec is not None
-            deferred = await self._conclude(obs, spec, result, emit)
-        else:
-            await self._write_status(obs, result.status)
+        if result.admitted:
             current = result.status.current_execution
-            queued = current is not None and current.started_at is None
-            written = await self._create_jobs(obs, spec, result.status, result.create_jobs, paths, emit)
-            await self._emit_all(emit, result.events)
-            if result.collect:
-                assert spec is not None
-                await self._collect_ended(obs, spec, written, result.collect)
-        # Only a Pack with deferred records needs the extra read of its status.  Without a database
-        # configured, records deferred earlier wait for one.
-        pending = obs.status.pending_records or deferred
-        still = len(obs.status.pending_records)
-        if pending and self.recorder.configured:
-            still = await self._flush_pending(namespace, name, emit)
+            assert current is not None
+            self.reservations[uid] = Reservation(obs.pack.namespace, current.id, result.admitted, time.monotonic())
+        try:
+            written, deferred = await self._act(obs, spec, result, paths, emit)
+        except BaseException:
+            if result.admitted:
+                self.reservations.pop(uid, None)
+            raise
+        current = written.status.current_execution
+        queued = current is not None and current.started_at is None
+        still = len(written.status.pending_records)
+        # Records deferred earlier are written as soon as PostgreSQL is back (not the one just
+        # deferred: it waits for the next pass).  Without a database configured they wait for one.
+        if still and not deferred and self.recorder.configured:
+            still = await self._flush_pending(written, emit)
         running = sum(1 for job in obs.jobs if not job.finished and job.name not in result.delete_jobs)
-        self.fleet.note(obs.pack.uid, metrics.PackTally(jobs_running=running, queued=queued, records_pending=still))
+        self.fleet.note(uid, metrics.PackTally(jobs_running=running, queued=queued, records_pending=still))
         if still and self.recorder.configured:
             # Records still deferred: try again soon, whatever else the plan said.
             return min(result.requeue_after or PENDING_RETRY_SECONDS, PENDING_RETRY_SECONDS)
         return result.requeue_after
 
-    async def _observe(self, raw: dict[str, Any]) -> tuple[Observed, PackSpec | None, str | None]:
+    def _observe(self, raw: dict[str, Any]) -> tuple[Observed, PackSpec | None, str | None]:
         meta = raw["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
         spec: PackSpec | None
@@ -234,109 +260,155 @@ class Executor:
             spec, error = load_spec(raw.get("spec") or {}), None
         except InvalidPack as exc:
             spec, error = None, str(exc)
-        jobs = await self.kube.list_pack_jobs(namespace, uid)
-        pods = await self.kube.list_pack_pods(namespace, uid)
         source_found: bool | None = None
         paths: str | None = None
         if spec is not None and spec.source.config_map is not None:
-            config_map = await self.kube.get_config_map(namespace, spec.source.config_map.name)
+            config_map = self.cache.config_map(namespace, spec.source.config_map.name)
             source_found = config_map is not None
             if config_map is not None:
-                paths = (config_map.get("metadata", {}).get("annotations") or {}).get(PATHS_ANNOTATION)
+                paths = config_map.paths
+        status = load_status(raw.get("status"))
+        current = status.current_execution
+        conflicts = self.conflicts.get((uid, current.id), {}) if current is not None else {}
         obs = Observed(
             pack=PackIdentity(namespace, name, uid),
             generation=int(meta.get("generation") or 0),
             spec=spec,
             spec_error=error,
-            status=load_status(raw.get("status")),
+            status=status,
             retest=(meta.get("annotations") or {}).get("packgate.dev/retest"),
-            jobs=[job_state(j) for j in jobs],
-            pods=[pod_state(p) for p in pods],
+            jobs=self.cache.pack_jobs(uid),
+            pods=self.cache.pack_pods(uid),
             source_found=source_found,
             now=self.clock(),
             unschedulable_grace=float(self.settings.unschedulable_grace_seconds),
+            conflicts=dict(conflicts),
+            nonce_secret=self.nonce_secret,
+            resource_version=str(meta.get("resourceVersion") or ""),
         )
         return obs, spec, paths
 
+    def _slots(self, uid: str) -> Slots:
+        """The concurrency situation from the cache, with the executions admitted here whose Jobs
+        the cache does not show yet (`reservations`) counted as running and not as waiting."""
+        active = self.cache.active_by_namespace()
+        now = time.monotonic()
+        for owner, held in list(self.reservations.items()):
+            shown = sum(1 for job in self.cache.pack_jobs(owner) if job.execution == held.execution)
+            if shown >= held.jobs or now - held.at > RESERVATION_SECONDS:
+                del self.reservations[owner]
+                continue
+            active[held.namespace] = active.get(held.namespace, 0) + held.jobs - shown
+        waiting = [w for w in self.cache.waiting() if w.uid not in self.reservations or w.uid == uid]
+        return Slots(
+            active,
+            waiting,
+            global_limit=self.settings.max_concurrent_jobs,
+            namespace_limit=self.settings.max_concurrent_jobs_per_namespace,
+        )
+
+    def next_in_queue(self) -> list[str]:
+        """The uids of the queued executions that the free slots could admit now, oldest first
+        (whom to wake when a Job ends)."""
+        slots = self._slots("")
+        free = slots.global_limit - sum(slots.active_by_namespace.values())
+        order = sorted(slots.waiting, key=lambda w: (w.queued_at, w.uid))
+        # Wake at least one: a Pack needing more Jobs than the limits still starts when nothing runs.
+        return [w.uid for w in order[: max(1, free)]]
+
+    # -- acting --------------------------------------------------------------------------------
+
+    async def _act(
+        self, obs: Observed, spec: PackSpec | None, result: Plan, paths: str | None, emit: Emit
+    ) -> tuple[Observed, bool]:
+        """Apply one plan: the record (when the execution ended), the status (guarded by the
+        resourceVersion observed: a stale cache gives a Conflict and the pass is retried with the
+        fresh Pack), then Jobs and Events.  Returns the observation as written (its status and
+        resourceVersion), and whether the record had to be deferred."""
+        status = result.status
+        recording: Recording | None = None
+        if result.record is not None:
+            assert spec is not None
+            record = self._record(obs, spec, status, result.record.result, result.record.allowed)
+            recording = await self._record_now(record)
+            status, recorded = _after_recording(status, record, recording)
+            result.events.extend(recorded)
+        # The guarded write comes first: Jobs are deleted or created only from a fresh observation.
+        written = await self._patch_status(obs, status, force=bool(result.delete_jobs))
+        for job in result.delete_jobs:
+            await self.kube.delete_job(obs.pack.namespace, job)
+            log.info("Deleted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
+        if result.admitted:
+            current = status.current_execution
+            assert current is not None
+            metrics.EXECUTIONS_STARTED.labels(trigger=str(current.trigger)).inc()
+        await self._create_jobs(obs, spec, status, result.create_jobs, paths)
+        await self._emit_all(emit, result.events)
+        if recording is not None:
+            assert spec is not None
+            self._finished(obs, spec, status, result.record.allowed if result.record else False)
+        return written, recording is not None and recording.outcome is Outcome.DEFERRED
+
+    def _finished(self, obs: Observed, spec: PackSpec, status: PackStatus, allowed: bool) -> None:
+        """Metrics and the log line of an execution that ended."""
+        current = obs.status.current_execution
+        last = status.last_execution
+        assert current is not None and last is not None
+        self.conflicts.pop((obs.pack.uid, current.id), None)
+        metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(allowed).lower()).inc()
+        metrics.observe_execution(
+            trigger=str(current.trigger),
+            status=last.status,
+            queued_at=current.queued_at,
+            started_at=current.started_at,
+            duration_ms=last.duration_ms,
+        )
+        for suite in last.suites:
+            if suite.reason:
+                metrics.RUNNER_ERRORS.labels(reason=suite.reason).inc()
+        log.info(
+            "Pack %s/%s version %s: %s (%s/%s passed), %s",
+            obs.pack.namespace,
+            obs.pack.name,
+            spec.version,
+            last.status,
+            last.passed,
+            last.passed + last.failed,
+            "allowed" if allowed else "blocked",
+        )
+
     # -- status --------------------------------------------------------------------------------
 
-    async def _write_status(self, obs: Observed, status: PackStatus) -> None:
-        await self._patch_status(obs.pack.namespace, obs.pack.name, obs.status, status)
-
-    async def _patch_status(self, namespace: str, name: str, old: PackStatus, new: PackStatus) -> None:
-        """Merge-patch the status from `old` (as read) to `new`, bounded to its size budget."""
-        patch = status_patch(old, bound_status(new))
-        if patch:
-            await self.kube.patch_pack_status(namespace, name, patch)
+    async def _patch_status(self, obs: Observed, new: PackStatus, *, force: bool = False) -> Observed:
+        """Merge-patch the status from what was observed to `new`, bounded to its size budget, on
+        condition that the Pack is still at the resourceVersion observed (a Conflict otherwise).
+        `force`: send the condition even when the status does not change.  Returns the observation
+        with the status and resourceVersion as written."""
+        bounded = bound_status(new)
+        patch = status_patch(obs.status, bounded)
+        if not patch and not force:
+            return obs
+        version = await self.kube.patch_pack_status(
+            obs.pack.namespace, obs.pack.name, patch, resource_version=obs.resource_version
+        )
+        return dataclasses.replace(obs, status=bounded, resource_version=version)
 
     async def _emit_all(self, emit: Emit, events: list[Event]) -> None:
         for event in events:
             await emit(event)
 
-    # -- starting ------------------------------------------------------------------------------
-
-    async def _admit(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit, paths: str | None) -> bool:
-        """Start the execution if the concurrency limits let it, else keep it queued; True when it
-        started (its Jobs are created)."""
-        current = result.start
-        assert current is not None
-        async with self.admission_lock:
-            namespaces = self.settings.namespaces
-            active: dict[str, int] = {}
-            for job in await self.kube.list_managed_jobs(namespaces):
-                if is_active(job):
-                    ns = job["metadata"]["namespace"]
-                    active[ns] = active.get(ns, 0) + 1
-            waiting = [Waiting(current.queued_at, obs.pack.uid, obs.pack.namespace, len(current.runners))]
-            for pack in await self.kube.list_packs(namespaces):
-                meta = pack.get("metadata", {})
-                if meta.get("uid") == obs.pack.uid:
-                    continue
-                other = load_status(pack.get("status")).current_execution
-                if other is not None and other.started_at is None:
-                    waiting.append(Waiting(other.queued_at, meta["uid"], meta["namespace"], len(other.runners)))
-            decision = admit(
-                obs.pack.uid,
-                waiting,
-                active,
-                global_limit=self.settings.max_concurrent_jobs,
-                namespace_limit=self.settings.max_concurrent_jobs_per_namespace,
-            )
-            if not decision.admitted:
-                await self._write_status(obs, planner.queued(obs, spec, current, decision.position))
-                await self._emit_all(emit, result.events)
-                return False
-            # Derived from the execution, not drawn at random: a replica admitting the same execution
-            # at the same moment (a peering handover) writes the nonce the other's Jobs carry.
-            nonce = choose_nonce(current.nonce, self.nonce_secret, obs.pack.uid, current.id)
-            current = current.model_copy(update={"nonce": nonce})
-            status, events = planner.started(obs, spec, current)
-            await self._write_status(obs, status)
-            await self._create_jobs(
-                obs, spec, status, [r.name for r in spec.testing.runners] if spec.testing else [], paths, emit
-            )
-        metrics.EXECUTIONS_STARTED.labels(trigger=str(current.trigger)).inc()
-        await self._emit_all(emit, result.events + events)
-        return True
+    # -- Jobs ----------------------------------------------------------------------------------
 
     async def _create_jobs(
-        self,
-        obs: Observed,
-        spec: PackSpec | None,
-        status: PackStatus,
-        runners: list[str],
-        paths: str | None,
-        emit: Emit,
-    ) -> PackStatus:
+        self, obs: Observed, spec: PackSpec | None, status: PackStatus, runners: list[str], paths: str | None
+    ) -> None:
         """Create the runners' Jobs (`status` is already written).  A Job of the same name that exists
         is adopted when it is this execution's (a replica that created it a moment earlier);
-        otherwise that runner is an error, JobConflict, kept in the status.  Returns the status as
-        written."""
+        otherwise that runner is in conflict (JobConflict), for the next pass to report."""
         current = status.current_execution
         if not runners or spec is None or spec.testing is None or current is None:
-            return status
+            return
         wanted = {r.name: r for r in spec.testing.runners}
-        conflicts: dict[str, RunnerError] = {}
         for name in runners:
             if name not in wanted or name not in current.runners:
                 continue
@@ -359,95 +431,34 @@ class Executor:
                 log.info("Adopted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
                 continue
             log.warning("Pack %s/%s, runner %s: %s", obs.pack.namespace, obs.pack.name, name, problem)
-            conflicts[name] = RunnerError(reason="JobConflict", message=problem)
-        if not conflicts:
-            return status
-        new = planner.with_runner_errors(status, conflicts)
-        await self._patch_status(obs.pack.namespace, obs.pack.name, bound_status(status), new)
-        await self._emit_all(
-            emit,
-            [Event("Warning", "RunnerError", f"runner {n}: {e.reason}: {e.message}") for n, e in conflicts.items()],
-        )
-        return new
+            met = self.conflicts.setdefault((obs.pack.uid, current.id), {})
+            met[name] = RunnerError(reason="JobConflict", message=problem)
 
-    # -- collecting ----------------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------------
 
-    async def _collect_ended(self, obs: Observed, spec: PackSpec, status: PackStatus, items: list[Collect]) -> None:
-        """Read the logs of runners that ended while others still run, and keep their results in the
-        status (`status` is what was written), compactly: their Jobs may be removed
-        (ttlSecondsAfterFinished) before the last runner ends, and the next plan reads them there."""
-        current = status.current_execution
-        assert current is not None and spec.testing is not None
-        runners = {r.name: r for r in spec.testing.runners}
-        results: dict[str, TestSuiteResult] = {}
-        for item in items:
-            if item.runner in runners:
-                suite = await asyncio.to_thread(
-                    self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
-                )
-                if suite is not None:
-                    results[item.runner] = suite
-                    log.info(
-                        "Collected runner %s (Job %s) of Pack %s/%s: %s",
-                        item.runner,
-                        item.job,
-                        obs.pack.namespace,
-                        obs.pack.name,
-                        suite.status,
-                    )
-        await self._patch_status(
-            obs.pack.namespace, obs.pack.name, bound_status(status), planner.with_collected(obs, status, results)
-        )
-
-    # -- concluding ----------------------------------------------------------------------------
-
-    async def _conclude(self, obs: Observed, spec: PackSpec, result: Plan, emit: Emit) -> bool:
-        """Collect, decide and write the verdict; True when the record had to be deferred."""
+    async def _read_logs(self, obs: Observed, spec: PackSpec, items: list[Collect]) -> dict[str, TestSuiteResult]:
+        """Read and judge the logs of the runners `items` names (each streamed in a thread)."""
         current = obs.status.current_execution
         assert current is not None and spec.testing is not None
         runners = {r.name: r for r in spec.testing.runners}
-        collected: dict[str, TestSuiteResult] = {}
-        for item in result.collect:
-            if item.runner in runners:
-                read = await asyncio.to_thread(
-                    self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
+        read: dict[str, TestSuiteResult] = {}
+        for item in items:
+            if item.runner not in runners:
+                continue
+            suite = await asyncio.to_thread(
+                self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
+            )
+            if suite is not None:
+                read[item.runner] = suite
+                log.info(
+                    "Collected runner %s (Job %s) of Pack %s/%s: %s",
+                    item.runner,
+                    item.job,
+                    obs.pack.namespace,
+                    obs.pack.name,
+                    suite.status,
                 )
-                if read is not None:
-                    collected[item.runner] = read
-        comparison = await self._comparison(obs, collected)
-        status, events, outcome, verdict = planner.conclude(
-            planner.with_status(obs, result.status), spec, collected, comparison
-        )
-        record = self._record(obs, spec, status, outcome, verdict.allowed)
-        recording = await self._record_now(record)
-        status, recorded_events = _after_recording(status, record, recording)
-        events.extend(recorded_events)
-        last = status.last_execution
-        assert last is not None
-        await self._write_status(obs, status)
-        metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(verdict.allowed).lower()).inc()
-        metrics.observe_execution(
-            trigger=str(current.trigger),
-            status=last.status,
-            queued_at=current.queued_at,
-            started_at=current.started_at,
-            duration_ms=last.duration_ms,
-        )
-        for suite in last.suites:
-            if suite.reason:
-                metrics.RUNNER_ERRORS.labels(reason=suite.reason).inc()
-        log.info(
-            "Pack %s/%s version %s: %s (%s/%s passed), %s",
-            obs.pack.namespace,
-            obs.pack.name,
-            spec.version,
-            last.status,
-            last.passed,
-            last.passed + last.failed,
-            "allowed" if verdict.allowed else "blocked",
-        )
-        await self._emit_all(emit, result.events + events)
-        return recording.outcome is Outcome.DEFERRED
+        return read
 
     def _collect_one(self, namespace: str, item: Collect, nonce: str, runner: Any) -> TestSuiteResult | None:
         """Read one runner's whole log, streamed through the collector in bounded memory, and judge
@@ -558,15 +569,11 @@ class Executor:
             return Recording(Outcome.DEFERRED, "unexpected error (see the operator's log)")
         return Recording(Outcome.WRITTEN)
 
-    async def _flush_pending(self, namespace: str, name: str, emit: Emit) -> int:
-        """Write records deferred during an outage, then drop them from the status (as well as
-        records PostgreSQL refused, once reported).  Returns how many are still deferred."""
-        raw = await self.kube.get_pack(namespace, name)
-        if raw is None:
-            return 0
-        status = load_status(raw.get("status"))
-        if not status.pending_records:
-            return 0
+    async def _flush_pending(self, obs: Observed, emit: Emit) -> int:
+        """Write records deferred during an outage (`obs` is the Pack as just written), then drop
+        them from the status (as well as records PostgreSQL refused, once reported).  Returns how
+        many are still deferred."""
+        status = obs.status
         remaining: list[dict[str, Any]] = []
         events: list[Event] = []
         new = status
@@ -579,7 +586,7 @@ class Executor:
             events.extend(more)
         if len(remaining) == len(status.pending_records):
             return len(remaining)
-        await self._patch_status(namespace, name, status, new.model_copy(update={"pending_records": remaining}))
+        await self._patch_status(obs, new.model_copy(update={"pending_records": remaining}))
         await self._emit_all(emit, events)
         return len(remaining)
 

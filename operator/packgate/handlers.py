@@ -1,8 +1,11 @@
 """kopf handlers: the only module that imports kopf.
 
 Owns: registering handlers on an explicit registry (nothing registers at import), the operator's
-startup and cleanup, one reconcile daemon per Pack woken by Pack, Job and Pod events, the
-retention timer, and turning Packgate errors into kopf's retry semantics as
+startup and cleanup, the watch-fed caches (kopf indexes of Packs, the admission queue, managed
+Jobs and Pods by Pack uid, active Jobs by namespace, ConfigMaps; kopf starts the daemons only once
+every index is filled from its initial listing), one reconcile daemon per Pack woken by the events
+of its Pack, Jobs and Pods (and, when a Job ends, the queued Packs the freed slots could admit),
+the retention timer, and turning Packgate errors into kopf's retry semantics as
 `packgate.errors.retry_delay` says (`kopf_error`; in the daemon loop, permanent errors wait for a
 change and temporary ones are retried after their delay).  Must not: decide anything (the
 planner does) or talk to the API server directly (the executor does, via k8s).
@@ -25,9 +28,17 @@ from aiohttp import web
 
 from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
-from packgate.errors import DatabaseError, DatabaseUnavailable, KubernetesError, PackgateError, retry_delay
+from packgate.errors import (
+    Conflict,
+    DatabaseError,
+    DatabaseUnavailable,
+    KubernetesError,
+    PackgateError,
+    retry_delay,
+)
 from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube, load_api_client
+from packgate.reconcile import cache
 from packgate.reconcile.plan import Event
 from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
 from packgate.settings import Settings
@@ -51,9 +62,11 @@ class Runtime:
         if uid and uid in self.wakers:
             self.wakers[uid].set()
 
-    def wake_all(self) -> None:
-        for waker in self.wakers.values():
-            waker.set()
+    def wake_queue(self) -> None:
+        """Wake the queued Packs that the free slots could admit now, oldest first."""
+        if self.executor is not None:
+            for uid in self.executor.next_in_queue():
+                self.wake(uid)
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -61,13 +74,38 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     labels = {LABEL_MANAGED_BY: MANAGED_BY}
 
+    # The caches: a pass reads only these (kopf keeps them from the watch streams).
+    @kopf.index(GROUP, VERSION, PLURAL, id="packs", registry=registry)
+    def packs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.pack_entries(body)
+
+    @kopf.index(GROUP, VERSION, PLURAL, id="queue", registry=registry)
+    def queue(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.queue_entries(body)
+
+    @kopf.index("batch", "v1", "jobs", labels=labels, id="jobs", registry=registry)
+    def jobs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.job_entries(body)
+
+    @kopf.index("batch", "v1", "jobs", labels=labels, id="active_jobs", registry=registry)
+    def active_jobs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.active_job_entries(body)
+
+    @kopf.index("", "v1", "pods", labels=labels, id="pods", registry=registry)
+    def pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.pod_entries(body)
+
+    @kopf.index("", "v1", "configmaps", id="config_maps", registry=registry)
+    def config_maps(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.config_map_entries(body)
+
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         """The same credentials as Packgate's own client: in-cluster, else the kubeconfig."""
         return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(registry=registry)
-    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def startup(settings: kopf.OperatorSettings, **indexes: Any) -> None:
         ours = runtime.settings
         settings.watching.server_timeout = ours.watch_timeout_seconds
         settings.watching.client_timeout = ours.watch_timeout_seconds + 60
@@ -97,7 +135,15 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             await recorder.database()
         else:
             log.warning("PACKGATE_DATABASE_URL is not set: verdicts are written, no history is kept")
-        runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder)
+        views = cache.Cache(
+            packs=indexes["packs"],
+            queue=indexes["queue"],
+            jobs=indexes["jobs"],
+            active_jobs=indexes["active_jobs"],
+            pods=indexes["pods"],
+            config_maps=indexes["config_maps"],
+        )
+        runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder, cache=views)
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
 
@@ -127,7 +173,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                 began = time.perf_counter()
                 failure: BaseException | None = None
                 try:
-                    delay = await executor.reconcile(namespace, name, emit)
+                    delay = await executor.reconcile(uid, emit)
+                except Conflict as exc:
+                    # The cache was behind the Pack: its watch event wakes the next pass.
+                    log.debug("Pack %s/%s: %s; again with the fresh Pack", namespace, name, exc)
+                    delay = retry_delay(exc)
                 except PackgateError as exc:
                     failure = exc
                     metrics.RECONCILE_ERRORS.labels(kind=_kind(exc)).inc()
@@ -155,10 +205,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         runtime.wake(uid)
 
     @kopf.on.event("batch", "v1", "jobs", labels=labels, registry=registry)
-    async def job_changed(labels: dict[str, str], body: kopf.Body, **_: Any) -> None:
+    async def job_changed(labels: dict[str, str], body: kopf.Body, type: str | None, **_: Any) -> None:
         runtime.wake(labels.get(LABEL_PACK_UID))
-        if any(c.get("status") == "True" for c in body.get("status", {}).get("conditions") or []):
-            runtime.wake_all()  # a finished Job frees a slot for queued executions
+        ended = any(c.get("status") == "True" for c in body.get("status", {}).get("conditions") or [])
+        if ended or type == "DELETED":
+            runtime.wake_queue()  # a slot is free for a queued execution
 
     @kopf.on.event("", "v1", "pods", labels=labels, registry=registry)
     async def pod_changed(labels: dict[str, str], **_: Any) -> None:

@@ -91,10 +91,10 @@ def running_status(
 ) -> PackStatus:
     """The status once the planner started an execution and the executor admitted it."""
     obs = observed(spec, status=status, retest=retest, now=now)
-    start = plan(obs).start
-    assert start is not None, "the planner did not start an execution"
-    current = start.model_copy(update={"nonce": NONCE})
-    new, _ = started(obs, spec, current)
+    result = plan(obs)
+    current = result.status.current_execution
+    assert result.admitted and current is not None, "the planner did not start an execution"
+    new, _ = started(obs, spec, current.model_copy(update={"nonce": NONCE}))
     return new
 
 

@@ -93,13 +93,9 @@ def test_every_api_call_carries_the_request_timeout() -> None:
         "self.custom.patch_namespaced_custom_object": "via _call",
         "self.custom.list_cluster_custom_object": "via _call",
         "self.custom.list_namespaced_custom_object": "via _call",
-        "self.batch.list_namespaced_job": "via _call",
-        "self.core.list_namespaced_pod": "via _call",
-        "self.batch.list_job_for_all_namespaces": "via _call",
         "self.batch.create_namespaced_job": "via _call",
         "self.batch.delete_namespaced_job": "via _call_unless_absent",
         "self.batch.read_namespaced_job": "via _call_unless_absent",
-        "self.core.read_namespaced_config_map": "via _call_unless_absent",
         "self.core.read_namespaced_pod_log": "direct, with timeout",
     }
     methods = {f.name: f for f in kube.body if isinstance(f, ast.AsyncFunctionDef | ast.FunctionDef)}

@@ -5,6 +5,7 @@ Observed states are built by hand (tests/unit/builders.py) and driven through th
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,7 @@ from packgate.api.spec import PackSpec
 from packgate.api.status import (
     CollectedSuite,
     Condition,
+    CurrentExecution,
     ExecutionSummary,
     PackStatus,
     Phase,
@@ -41,16 +43,18 @@ from packgate.reconcile.plan import (
     Event,
     JobState,
     Observed,
+    Plan,
+    Slots,
     conclude,
     conditions,
     plan,
-    queued,
+    reads,
     started,
     summary_columns,
     timeout_suite,
     with_collected,
-    with_runner_errors,
 )
+from packgate.reconcile.queue import Waiting
 from packgate.reconcile.render import job_name
 from packgate.results import RunStatus, TestSuiteResult
 from packgate.wrapper import new_collector
@@ -77,28 +81,50 @@ def run_to_end(
     obs = observed(spec, status=status, now=NOW + timedelta(seconds=40))
     finished = [job(status, name, finished=True) for name in suites]
     obs = later(obs, 0, jobs=finished)
-    result = plan(obs)
-    assert {c.runner for c in result.collect} == set(suites)
-    new, events, _, _ = conclude(later(obs, 0, status=result.status), spec, suites)
-    return new, events
+    need = reads(obs)
+    assert need.concluding
+    assert {c.runner for c in need.collect} == set(suites)
+    result = plan(later(obs, 0, collected=suites))
+    assert result.record is not None
+    return result.status, result.events
+
+
+def admitted(result: Plan) -> CurrentExecution | None:
+    """The execution this plan admitted (its Jobs to be created), if any."""
+    return result.status.current_execution if result.admitted else None
+
+
+FULL = Slots({"elsewhere": 4}, [], global_limit=4, namespace_limit=4)
+"""Every slot taken (by Jobs of another namespace)."""
 
 
 # -- starting ----------------------------------------------------------------------------------
 
 
 def test_new_pack_starts_an_install_execution() -> None:
-    """A new Pack gets an install execution: start set, phase Queued, Reconciling True, no Job yet."""
+    """A new Pack with free slots gets an install execution, admitted at once: phase Testing, a Job
+    to create per runner, its slots reserved (`admitted`), TestsStarted."""
     result = plan(observed(SPEC))
-    assert result.start is not None
-    assert (result.start.trigger, result.start.version, result.start.runners) == (
-        Trigger.INSTALL,
-        "1.0.0",
-        ["shell", "python"],
-    )
-    assert result.start.queued_at == timestamp(NOW)
-    assert result.create_jobs == []
+    current = admitted(result)
+    assert current is not None
+    assert (current.trigger, current.version, current.runners) == (Trigger.INSTALL, "1.0.0", ["shell", "python"])
+    assert (current.queued_at, current.started_at) == (timestamp(NOW), timestamp(NOW))
+    assert current.nonce != ""
+    assert (result.create_jobs, result.admitted) == (["shell", "python"], 2)
+    assert result.status.phase is Phase.TESTING
+    assert reasons(result.events) == [("Normal", "TestsStarted")]
+    assert cond(result.status, "Reconciling") == ("True", "Testing")
+    assert cond(result.status, "Active") == ("False", "AwaitingTests")
+    assert cond(result.status, "Tested") == ("False", "Running")
+
+
+def test_new_pack_behind_the_limits_is_queued() -> None:
+    """Every slot taken: the install execution is written Queued, with no Job and no reservation."""
+    result = plan(dataclasses.replace(observed(SPEC), slots=FULL))
+    current = result.status.current_execution
+    assert current is not None and current.started_at is None
+    assert (result.create_jobs, result.admitted, result.events) == ([], 0, [])
     assert result.status.phase is Phase.QUEUED
-    assert result.status.current_execution == result.start
     assert cond(result.status, "Reconciling") == ("True", "Queued")
     assert cond(result.status, "Active") == ("False", "AwaitingTests")
     assert cond(result.status, "Ready") == ("False", "AwaitingTests")
@@ -108,8 +134,8 @@ def test_new_pack_starts_an_install_execution() -> None:
 
 def test_started_execution_is_testing() -> None:
     """Once admitted: phase Testing, TestsStarted event, currentExecution.startedAt = now, nonce kept."""
-    obs = observed(SPEC)
-    start = plan(obs).start
+    obs = dataclasses.replace(observed(SPEC), slots=FULL)
+    start = plan(obs).status.current_execution
     assert start is not None
     status, events = started(later(obs, 3), SPEC, start.model_copy(update={"nonce": NONCE}))
     assert status.phase is Phase.TESTING
@@ -123,30 +149,47 @@ def test_started_execution_is_testing() -> None:
     ]
 
 
-def test_queued_execution_asks_for_admission_again() -> None:
-    """An execution written as queued (not yet started) is offered for admission again, unchanged."""
-    first = plan(observed(SPEC))
-    again = plan(observed(SPEC, status=first.status, now=NOW + timedelta(seconds=30)))
-    assert again.start == first.start
-    assert again.create_jobs == []
+def test_queued_execution_is_admitted_once_a_slot_frees() -> None:
+    """An execution written as queued stays queued, unchanged, while the slots are taken, and is
+    admitted (the same execution) once they free."""
+    first = plan(dataclasses.replace(observed(SPEC), slots=FULL))
+    queued_obs = observed(SPEC, status=first.status, now=NOW + timedelta(seconds=30))
+    again = plan(dataclasses.replace(queued_obs, slots=FULL))
+    assert again.status.current_execution == first.status.current_execution
+    assert (again.create_jobs, again.admitted) == ([], 0)
+    freed = plan(queued_obs)
+    current, queued = admitted(freed), first.status.current_execution
+    assert current is not None and queued is not None
+    assert (current.id, current.queued_at) == (queued.id, queued.queued_at)
+    assert freed.create_jobs == ["shell", "python"]
 
 
 def test_queued_behind_the_limits_shows_its_position() -> None:
-    """An execution held back by the concurrency limits: Queued with its queue position in status and message."""
-    obs = observed(SPEC)
-    start = plan(obs).start
-    assert start is not None
-    status = queued(obs, SPEC, start, 3)
+    """An execution held back by the concurrency limits: Queued with its queue position (behind the
+    older waiting executions) in status and message."""
+    older = [Waiting(f"2000-01-01T00:00:0{i}Z", f"uid-{i}", "other", 1) for i in range(2)]
+    slots = Slots({"other": 4}, older, global_limit=4, namespace_limit=4)
+    status = plan(dataclasses.replace(observed(SPEC), slots=slots)).status
     assert (status.phase, status.queue_position) == (Phase.QUEUED, 3)
     assert status.message == "version 1.0.0 queued for testing (install) (position 3 in the queue)"
     assert cond(status, "Reconciling") == ("True", "Queued")
+
+
+def test_the_nonce_is_derived_from_the_secret_and_the_execution() -> None:
+    """The nonce of an admitted execution is the same for the same secret and execution (two
+    replicas agree) and differs with the secret."""
+    one = admitted(plan(dataclasses.replace(observed(SPEC), nonce_secret="a")))
+    same = admitted(plan(dataclasses.replace(observed(SPEC), nonce_secret="a")))
+    other = admitted(plan(dataclasses.replace(observed(SPEC), nonce_secret="b")))
+    assert one is not None and same is not None and other is not None
+    assert one.nonce == same.nonce != other.nonce
 
 
 def test_running_execution_without_jobs_creates_them() -> None:
     """A started execution whose Jobs do not exist yet creates a Job per runner and rechecks soon."""
     result = plan(observed(SPEC, status=running_status(SPEC)))
     assert result.create_jobs == ["shell", "python"]
-    assert result.start is None and result.collect == [] and result.delete_jobs == []
+    assert result.admitted == 0 and result.delete_jobs == [] and result.record is None
     assert result.status.phase is Phase.TESTING
     assert result.requeue_after == 5.0
 
@@ -156,8 +199,9 @@ def test_running_jobs_wait() -> None:
     notes that their Jobs were seen (jobsSeen)."""
     status = running_status(SPEC)
     jobs = [job(status, "shell"), job(status, "python")]
-    result = plan(observed(SPEC, status=status, jobs=jobs, pods=[pod(j) for j in jobs]))
-    assert (result.create_jobs, result.collect, result.delete_jobs) == ([], [], [])
+    obs = observed(SPEC, status=status, jobs=jobs, pods=[pod(j) for j in jobs])
+    result = plan(obs)
+    assert (result.create_jobs, reads(obs).collect, result.delete_jobs) == ([], [], [])
     assert result.status.phase is Phase.TESTING
     assert status.current_execution is not None
     assert result.status.current_execution == status.current_execution.model_copy(
@@ -172,26 +216,30 @@ def test_a_job_that_ends_is_collected_at_once() -> None:
     status = running_status(SPEC)
     shell, python = job(status, "shell", finished=True), job(status, "python")
     pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python)]
-    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=pods, now=NOW + timedelta(seconds=60)))
-    assert result.collect == [
+    obs = observed(SPEC, status=status, jobs=[shell, python], pods=pods, now=NOW + timedelta(seconds=60))
+    need = reads(obs)
+    assert need.collect == [
         Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0)
     ]
-    assert (result.conclude, result.create_jobs, result.status.phase) == (False, [], Phase.TESTING)
+    result = plan(later(obs, 0, collected={"shell": suite("shell", "script", 2)}))
+    assert (need.concluding, result.record, result.create_jobs) == (False, None, [])
+    assert result.status.phase is Phase.TESTING
     assert result.status.current_execution is not None
     assert result.status.current_execution.started_at == timestamp(NOW)
 
 
 def ended_early(spec: PackSpec = SPEC, shell: TestSuiteResult | None = None) -> tuple[PackStatus, Observed]:
     """shell's Job ended while python's runs: the planner asked to read shell, and the status is
-    what the executor writes after reading it (`with_collected`)."""
+    what the plan made of it (`with_collected`)."""
     status = running_status(spec)
     jobs = [job(status, "shell", finished=True), job(status, "python")]
     pods = [pod(jobs[0], phase="Succeeded", exit_code=0), pod(jobs[1])]
     obs = observed(spec, status=status, jobs=jobs, pods=pods, now=NOW + timedelta(seconds=20))
-    result = plan(obs)
-    assert [c.runner for c in result.collect] == ["shell"]
+    assert [c.runner for c in reads(obs).collect] == ["shell"]
     read = shell if shell is not None else suite("shell", "script", 2, 1)
-    return with_collected(obs, result.status, {"shell": read}), obs
+    result = plan(later(obs, 0, collected={"shell": read}))
+    assert result.status == with_collected(obs, result.status, {"shell": read})
+    return result.status, obs
 
 
 def test_a_collected_result_is_kept_compactly_in_status() -> None:
@@ -224,18 +272,18 @@ def test_a_collected_runner_whose_job_was_removed_is_not_run_again() -> None:
     python = job(status, "python")
     gone = later(obs, 30, status=status, jobs=[python], pods=[pod(python)])
     result = plan(gone)
-    assert (result.create_jobs, result.events, result.collect, result.conclude) == ([], [], [], False)
+    assert (result.create_jobs, result.events, reads(gone).collect, result.record) == ([], [], [], None)
     assert result.status.current_execution is not None
     assert result.status.current_execution.runner_errors == {}
 
     done = job(status, "python", finished=True)
     ended = later(gone, 30, status=result.status, jobs=[done], pods=[pod(done, phase="Succeeded", exit_code=0)])
-    last_plan = plan(ended)
-    assert last_plan.conclude
-    assert [c.runner for c in last_plan.collect] == ["python"]
-    new, _, outcome, _ = conclude(
-        later(ended, 0, status=last_plan.status), SPEC, {"python": suite("python", "pytest", 3)}
-    )
+    need = reads(ended)
+    assert need.concluding
+    assert [c.runner for c in need.collect] == ["python"]
+    last_plan = plan(later(ended, 0, collected={"python": suite("python", "pytest", 3)}))
+    assert last_plan.record is not None
+    new, outcome = last_plan.status, last_plan.record.result
     assert new.last_execution is not None
     assert [(s.name, s.status, s.passed, s.failed, s.reason) for s in new.last_execution.suites] == [
         ("shell", "partial", 2, 1, None),
@@ -251,9 +299,9 @@ def test_collected_runners_are_read_again_for_detail_while_their_logs_exist() ->
     status, obs = ended_early()
     shell, python = job(status, "shell", finished=True), job(status, "python", finished=True)
     pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python, phase="Succeeded", exit_code=0)]
-    result = plan(later(obs, 30, status=status, jobs=[shell, python], pods=pods))
-    assert result.conclude
-    assert result.collect == [
+    need = reads(later(obs, 30, status=status, jobs=[shell, python], pods=pods))
+    assert need.concluding
+    assert need.collect == [
         Collect(runner="python", runner_type="pytest", job=python.name, pod=pods[1].name, exit_code=0),
         Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0, detail=True),
     ]
@@ -297,12 +345,12 @@ def test_all_jobs_finished_collects_every_runner() -> None:
     status = running_status(SPEC)
     shell, python = job(status, "shell", finished=True), job(status, "python", finished=True, failed=True)
     pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python, phase="Failed", exit_code=1)]
-    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=pods))
-    assert result.collect == [
+    obs = observed(SPEC, status=status, jobs=[shell, python], pods=pods)
+    assert reads(obs).collect == [
         Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0),
         Collect(runner="python", runner_type="pytest", job=python.name, pod=pods[1].name, exit_code=1),
     ]
-    assert result.delete_jobs == []
+    assert plan(obs).delete_jobs == []
 
 
 # -- prompt runner failures ----------------------------------------------------------------------
@@ -322,14 +370,15 @@ def test_fatal_waiting_reason_is_a_runner_error(waiting: str, reason: str) -> No
     status = running_status(SPEC)
     shell, python = job(status, "shell"), job(status, "python")
     stuck = pod(shell, phase="Pending", waiting_reason=waiting, waiting_message='image "nope:1" not found')
-    result = plan(observed(SPEC, status=status, jobs=[shell, python], pods=[stuck, pod(python)]))
+    obs = observed(SPEC, status=status, jobs=[shell, python], pods=[stuck, pod(python)])
+    result = plan(obs)
     current = result.status.current_execution
     assert current is not None
     error = current.runner_errors["shell"]
     assert (error.reason, error.message) == (reason, f'{waiting}: image "nope:1" not found')
     assert result.delete_jobs == [shell.name]
     assert reasons(result.events) == [("Warning", "RunnerError")]
-    assert result.collect == []  # python still runs
+    assert reads(obs).collect == []  # python still runs
 
 
 def test_image_pull_failure_of_every_runner_ends_the_execution() -> None:
@@ -337,10 +386,13 @@ def test_image_pull_failure_of_every_runner_ends_the_execution() -> None:
     status = running_status(SPEC)
     jobs = [job(status, "shell"), job(status, "python")]
     pods = [pod(j, phase="Pending", waiting_reason="ErrImagePull") for j in jobs]
-    result = plan(observed(SPEC, status=status, jobs=jobs, pods=pods))
-    assert (result.conclude, result.collect) == (True, [])
-    new, _, _, verdict = conclude(observed(SPEC, status=result.status), SPEC, {})
-    assert (new.phase, verdict.allowed, str(verdict.reason)) == (Phase.ERROR, False, "TestError")
+    obs = observed(SPEC, status=status, jobs=jobs, pods=pods)
+    assert (reads(obs).concluding, reads(obs).collect) == (True, [])
+    result = plan(obs)
+    assert result.record is not None
+    new, allowed = result.status, result.record.allowed
+    assert (new.phase, allowed) == (Phase.ERROR, False)
+    assert cond(new, "Active") == ("False", "TestError")
     assert new.last_execution is not None
     assert [s.reason for s in new.last_execution.suites] == ["ImagePullFailed", "ImagePullFailed"]
     assert cond(new, "Stalled") == ("True", "ImagePullFailed")
@@ -356,7 +408,7 @@ def test_runner_error_is_kept_once_the_job_is_gone() -> None:
     assert second.create_jobs == []
     assert second.events == []
     done = later(observed(SPEC, status=first.status), 60, jobs=[job(status, "python", finished=True)])
-    assert [c.runner for c in plan(done).collect] == ["python"]
+    assert [c.runner for c in reads(done).collect] == ["python"]
 
 
 @pytest.mark.parametrize(("waited", "error"), [(10, None), (25, "Unschedulable")])
@@ -420,10 +472,10 @@ def test_a_runner_killed_at_its_timeout_is_read_and_quoted() -> None:
     failed = job(status, "shell", finished=True, failed=True, reason="BackoffLimitExceeded")
     killed = pod(failed, phase="Failed", exit_code=137, deadline_exceeded=True)
     obs = observed(SLOW, status=status, jobs=[failed], pods=[killed], now=NOW + timedelta(seconds=75))
-    result = plan(obs)
-    assert result.conclude
+    need = reads(obs)
+    assert need.concluding
     item = Collect(runner="shell", runner_type="script", job=failed.name, pod=killed.name, exit_code=137, timeout=60)
-    assert result.collect == [item]
+    assert need.collect == [item]
     collector = new_collector(NONCE, name="shell", runner_type="script", result_format="auto", result_path=None)
     for line in SLOW_LOG:
         collector.feed(line)
@@ -432,11 +484,12 @@ def test_a_runner_killed_at_its_timeout_is_read_and_quoted() -> None:
         'timed out after 60s; last lines: "collected 3 items" | "tests/test_actions.py::test_fast PASSED" | '
         '"tests/test_actions.py::test_slow_thing"'
     )
-    new, _, _, verdict = conclude(later(obs, 0, status=result.status), SLOW, {"shell": read})
-    assert new.last_execution is not None
+    result = plan(later(obs, 0, collected={"shell": read}))
+    new = result.status
+    assert new.last_execution is not None and result.record is not None
     [shell] = new.last_execution.suites
     assert (shell.reason, shell.error, shell.exit_code) == ("Timeout", read.error, 137)
-    assert (verdict.allowed, cond(new, "Stalled")) == (False, ("True", "Timeout"))
+    assert (result.record.allowed, cond(new, "Stalled")) == (False, ("True", "Timeout"))
 
 
 def test_a_runner_that_timed_out_early_keeps_reason_timeout_in_its_collected_summary() -> None:
@@ -447,10 +500,9 @@ def test_a_runner_that_timed_out_early_keeps_reason_timeout_in_its_collected_sum
     failed, python = job(status, "shell", finished=True, failed=True), job(status, "python")
     killed = pod(failed, phase="Failed", exit_code=137, deadline_exceeded=True)
     obs = observed(spec, status=status, jobs=[failed, python], pods=[killed, pod(python)])
-    result = plan(obs)
-    [item] = result.collect
+    [item] = reads(obs).collect
     assert item.timeout == 60
-    kept = with_collected(obs, result.status, {"shell": timeout_suite(item, ["test_slow_thing"])})
+    kept = plan(later(obs, 0, collected={"shell": timeout_suite(item, ["test_slow_thing"])})).status
     assert kept.current_execution is not None
     assert [(s.reason, s.error) for s in kept.current_execution.collected] == [
         ("Timeout", 'timed out after 60s; last lines: "test_slow_thing"')
@@ -474,14 +526,15 @@ def test_a_pod_killed_at_its_deadline_before_the_runner_started_is_a_timeout() -
         deadline_exceeded=True,
         init_failure="fetching the pack failed (exit code 137)",
     )
-    result = plan(observed(SLOW, status=status, jobs=[failed], pods=[killed]))
-    current = result.status.current_execution
-    assert current is not None
-    assert current.runner_errors["shell"].model_dump() == {
-        "reason": "Timeout",
-        "message": "timed out after 60s before the runner started (fetching the pack failed (exit code 137))",
-    }
-    assert result.collect == []
+    obs = observed(SLOW, status=status, jobs=[failed], pods=[killed])
+    assert reads(obs).collect == []
+    result = plan(obs)
+    assert result.status.last_execution is not None
+    [shell] = result.status.last_execution.suites
+    assert (shell.reason, shell.error) == (
+        "Timeout",
+        "Timeout: timed out after 60s before the runner started (fetching the pack failed (exit code 137))",
+    )
 
 
 def test_fetch_failure_is_a_runner_error() -> None:
@@ -542,7 +595,7 @@ FAILING = {"shell": suite("shell", "script", 2, 1), "python": suite("python", "p
 def test_upgrade_is_an_update_and_keeps_the_previous_version_active_while_testing() -> None:
     """A version change is an update execution; activeVersion stays 1.0.0 while 1.1.0 is tested."""
     result = plan(observed(UPGRADE, status=active_1_0_0(), generation=2))
-    assert result.start is not None and result.start.trigger is Trigger.UPDATE
+    assert admitted(result) is not None and admitted(result).trigger is Trigger.UPDATE
     assert result.status.active_version == "1.0.0"
     active = result.status.condition("Active")
     assert active is not None
@@ -568,7 +621,7 @@ def test_idle_pack_after_a_blocked_upgrade_stays_put() -> None:
     """A later pass over the blocked upgrade changes nothing and emits nothing."""
     blocked, _ = run_to_end(UPGRADE, FAILING, running_status(UPGRADE, status=active_1_0_0()))
     again = plan(observed(UPGRADE, status=blocked, now=NOW + timedelta(minutes=5)))
-    assert (again.start, again.create_jobs, again.events) == (None, [], [])
+    assert (admitted(again), again.create_jobs, again.events) == (None, [], [])
     assert again.status == blocked
 
 
@@ -616,12 +669,17 @@ def test_crashed_runner_blocks_with_test_error() -> None:
 
 
 def test_a_job_conflict_met_on_creation_is_a_runner_error() -> None:
-    """A Job of the same name that is not this execution's (met by the executor on creating it) is
-    kept as runner error JobConflict: the next plan neither creates it again nor waits for it."""
+    """A Job of the same name that is not this execution's (met by the executor on creating it, and
+    input to the next pass) becomes runner error JobConflict with a RunnerError event; from then on
+    no plan creates it again or waits for it."""
     status = running_status(SPEC)
     conflict = RunnerError(reason="JobConflict", message="a Job named core-shell-x already exists and is not ...")
-    errored = with_runner_errors(status, {"shell": conflict})
     python = job(status, "python")
+    met = plan(dataclasses.replace(observed(SPEC, status=status, jobs=[python]), conflicts={"shell": conflict}))
+    assert reasons(met.events) == [("Warning", "RunnerError")]
+    errored = met.status
+    assert errored.current_execution is not None
+    assert errored.current_execution.runner_errors == {"shell": conflict}
     result = plan(observed(SPEC, status=errored, jobs=[python], pods=[pod(python)]))
     assert (result.create_jobs, result.events) == ([], [])
     done = job(status, "python", finished=True)
@@ -653,11 +711,11 @@ def test_spec_change_while_running_supersedes() -> None:
     newer = spec_of(version="1.2.0")
     result = plan(observed(newer, status=running, jobs=jobs, generation=3))
     assert sorted(result.delete_jobs) == sorted(j.name for j in jobs)
-    assert reasons(result.events) == [("Normal", "Superseded")]
-    assert result.start is not None
-    assert (result.start.trigger, result.start.version) == (Trigger.UPDATE, "1.2.0")
-    assert result.start.id != running.current_execution.id  # type: ignore[union-attr]
-    assert result.status.phase is Phase.QUEUED
+    assert reasons(result.events) == [("Normal", "Superseded"), ("Normal", "TestsStarted")]
+    assert admitted(result) is not None
+    assert (admitted(result).trigger, admitted(result).version) == (Trigger.UPDATE, "1.2.0")
+    assert admitted(result).id != running.current_execution.id  # type: ignore[union-attr]
+    assert result.status.phase is Phase.TESTING
     assert result.status.active_version == "1.0.0"
 
 
@@ -667,7 +725,7 @@ def test_policy_change_does_not_rerun_tests() -> None:
     assert blocked.active_version == ""
     relaxed = spec_of(testing={"minPassRate": 0.8})
     result = plan(observed(relaxed, status=blocked, generation=2, now=NOW + timedelta(minutes=1)))
-    assert result.start is None
+    assert admitted(result) is None
     assert (result.status.active_version, cond(result.status, "Active")) == ("1.0.0", ("True", "TestsPassed"))
     assert reasons(result.events) == [("Normal", "Activated")]
 
@@ -688,7 +746,7 @@ def test_retest_annotation_triggers_manual() -> None:
     """A retest annotation different from status.retestToken starts a manual execution and records the token."""
     done = concluded(SPEC, passing(SPEC))
     result = plan(observed(SPEC, status=done, retest="2025-06-01T13:00:00Z", now=NOW + timedelta(hours=1)))
-    assert result.start is not None and result.start.trigger is Trigger.MANUAL
+    assert admitted(result) is not None and admitted(result).trigger is Trigger.MANUAL
     assert result.status.retest_token == "2025-06-01T13:00:00Z"
     # the Pack stays active while its own version is retested
     assert result.status.active_version == "1.0.0"
@@ -700,7 +758,7 @@ def test_retest_token_already_seen_does_nothing() -> None:
     done = concluded(SPEC, passing(SPEC), status=concluded(SPEC, passing(SPEC)), retest="r1")
     assert done.retest_token == "r1"
     result = plan(observed(SPEC, status=done, retest="r1", now=NOW + timedelta(hours=1)))
-    assert result.start is None
+    assert admitted(result) is None
     assert result.events == []
 
 
@@ -727,7 +785,7 @@ def test_revalidate_every(after: timedelta, trigger: Trigger | None) -> None:
     assert done.last_execution is not None and done.last_execution.finished_at is not None
     finished = NOW + timedelta(seconds=42)
     result = plan(observed(REVALIDATE, status=done, now=finished + after))
-    assert (result.start.trigger if result.start else None) == trigger
+    assert (admitted(result).trigger if admitted(result) else None) == trigger
     if trigger is None:
         assert result.requeue_after == pytest.approx(1800.0)
 
@@ -753,7 +811,7 @@ def test_skip_tests_activates_without_testing() -> None:
     """skipTests: phase Skipped, Active True TestsSkipped, activeVersion = version, no Job, Activated event."""
     spec = spec_of(skipTests=True)
     result = plan(observed(spec))
-    assert (result.status.phase, result.status.active_version, result.start) == (Phase.SKIPPED, "1.0.0", None)
+    assert (result.status.phase, result.status.active_version, admitted(result)) == (Phase.SKIPPED, "1.0.0", None)
     assert cond(result.status, "Active") == ("True", "TestsSkipped")
     assert cond(result.status, "Tested") == ("False", "Skipped")
     assert cond(result.status, "Ready") == ("True", "TestsSkipped")
@@ -764,7 +822,7 @@ def test_no_testing_section_blocks_and_says_how_to_proceed() -> None:
     """No testing section: Error, Active False NoTestConfiguration, a message naming skipTests."""
     result = plan(observed(spec_of(no_testing=True)))
     assert result.status.phase is Phase.ERROR
-    assert result.start is None
+    assert admitted(result) is None
     assert cond(result.status, "Tested") == ("False", "NoTestConfiguration")
     assert cond(result.status, "Active") == ("False", "NoTestConfiguration")
     assert cond(result.status, "Stalled") == ("True", "NoTestConfiguration")
@@ -786,14 +844,14 @@ def test_testing_disabled() -> None:
 def test_missing_config_map_source() -> None:
     """A ConfigMap source that does not exist: Tested SourceNotFound, Stalled True, requeue to recheck."""
     result = plan(observed(SPEC, source_found=False))
-    assert result.start is None
+    assert admitted(result) is None
     assert cond(result.status, "Tested") == ("False", "SourceNotFound")
     assert cond(result.status, "Stalled") == ("True", "SourceNotFound")
     assert result.status.message == "ConfigMap core-pack not found in namespace automation"
     assert result.requeue_after == 10.0
     assert reasons(result.events) == [("Warning", "SourceNotFound")]
     # once it appears, the install starts
-    assert plan(observed(SPEC, status=result.status, source_found=True)).start is not None
+    assert admitted(plan(observed(SPEC, status=result.status, source_found=True))) is not None
 
 
 def test_invalid_spec_is_an_error() -> None:

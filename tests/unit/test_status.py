@@ -463,8 +463,9 @@ def test_a_corrupted_status_does_not_deactivate_the_version() -> None:
     spec = spec_of(version="1.2.3")
     obs = observed(spec, status={"activeVersion": "1.2.3", "lastExecution": "garbage"})
     result = plan(obs)
-    assert result.start is not None and result.start.trigger is Trigger.INSTALL
-    assert (result.status.active_version, result.status.phase) == ("1.2.3", Phase.QUEUED)
+    current = result.status.current_execution
+    assert result.admitted and current is not None and current.trigger is Trigger.INSTALL
+    assert (result.status.active_version, result.status.phase) == ("1.2.3", Phase.TESTING)
 
 
 # ---------------------------------------------------------------------------------------------

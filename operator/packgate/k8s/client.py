@@ -26,7 +26,6 @@ from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
 from packgate.errors import Conflict, KubernetesError
 from packgate.parsing import LineSplitter
-from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
 
 T = TypeVar("T")
 READ_CHUNK = 64 * 1024
@@ -157,9 +156,16 @@ class Kube:
         )
         return None if obj is None else dict(obj)
 
-    async def patch_pack_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge-patch the status subresource (nulls remove fields)."""
-        await self._call(
+    async def patch_pack_status(
+        self, namespace: str, name: str, status: dict[str, Any], *, resource_version: str = ""
+    ) -> str:
+        """Merge-patch the status subresource (nulls remove fields).  With `resource_version`, only
+        if the Pack is still at that version (Conflict otherwise: the caller's view is stale).
+        Returns the Pack's resourceVersion after the write."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        obj = await self._call(
             f"patch status of Pack {namespace}/{name}",
             self.custom.patch_namespaced_custom_object_status,
             GROUP,
@@ -167,8 +173,9 @@ class Kube:
             namespace,
             PLURAL,
             name,
-            {"status": status},
+            body,
         )
+        return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
 
     async def patch_pack_annotations(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
         await self._call(
@@ -196,38 +203,6 @@ class Kube:
         return items
 
     # -- Jobs and Pods ---------------------------------------------------------------------------
-
-    async def list_pack_jobs(self, namespace: str, pack_uid: str) -> list[dict[str, Any]]:
-        result = await self._call(
-            f"list Jobs in {namespace}",
-            self.batch.list_namespaced_job,
-            namespace,
-            label_selector=f"{LABEL_PACK_UID}={pack_uid}",
-        )
-        return list(self._plain(result).get("items", []))
-
-    async def list_pack_pods(self, namespace: str, pack_uid: str) -> list[dict[str, Any]]:
-        result = await self._call(
-            f"list Pods in {namespace}",
-            self.core.list_namespaced_pod,
-            namespace,
-            label_selector=f"{LABEL_PACK_UID}={pack_uid}",
-        )
-        return list(self._plain(result).get("items", []))
-
-    async def list_managed_jobs(self, namespaces: list[str]) -> list[dict[str, Any]]:
-        """Every test Job Packgate manages, for the concurrency limits."""
-        selector = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
-        if not namespaces:
-            result = await self._call("list test Jobs", self.batch.list_job_for_all_namespaces, label_selector=selector)
-            return list(self._plain(result).get("items", []))
-        items: list[dict[str, Any]] = []
-        for ns in namespaces:
-            result = await self._call(
-                f"list test Jobs in {ns}", self.batch.list_namespaced_job, ns, label_selector=selector
-            )
-            items.extend(self._plain(result).get("items", []))
-        return items
 
     async def create_job(self, manifest: dict[str, Any]) -> bool:
         """Create a Job; False when it already exists (it is adopted, never created twice)."""
@@ -259,14 +234,6 @@ class Kube:
             namespace,
             propagation_policy="Background",
         )
-
-    # -- ConfigMaps ------------------------------------------------------------------------------
-
-    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        obj = await self._call_unless_absent(
-            f"get ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map, name, namespace
-        )
-        return None if obj is None else dict(self._plain(obj))
 
     # -- Logs ------------------------------------------------------------------------------------
 

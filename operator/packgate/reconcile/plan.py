@@ -3,11 +3,15 @@
 Owns every decision of the reconcile loop: which execution is wanted and why (trigger), when a
 run is superseded, which Jobs to create or delete, when a runner has failed promptly (image pull,
 unschedulable, config error, a Job removed before its result was read), which ended runners' logs
-to read (each as soon as its Job ends), and — once every runner has an outcome — the verdict, the
-active version, the conditions and the Events.  Pure: typed values in (with `now`), typed values
-out.  The executor performs the actions; nothing here does I/O.  What the executor read or met
-while acting (results, a Job that is not ours) is folded into the status (`with_collected`,
-`with_runner_errors`) and is input to the next plan.
+to read (each as soon as its Job ends: `reads`), whether a queued execution is admitted under
+the concurrency limits, and — once every runner has an outcome — the verdict, the active version,
+the conditions, the Events and the record.  Pure: typed values in (with `now`), typed values out;
+nothing here does I/O.
+
+One direction: the executor observes (the watch-fed cache, then the logs `reads` names and the
+comparison base from PostgreSQL), calls `plan` once with all of it, and applies the Plan.  What it
+meets while acting (a Job of the same name that is not this execution's) is input to the next
+pass (`Observed.conflicts`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from packgate.api.status import (
     merge_conditions,
     timestamp,
 )
+from packgate.reconcile.queue import Waiting, admit
 from packgate.reconcile.render import PackIdentity, execution_id, job_name, spec_hash
 from packgate.results import (
     PackTestResult,
@@ -51,7 +56,7 @@ from packgate.results import (
     error_suite,
 )
 from packgate.verdict import ActiveReason, Policy, Verdict, decide
-from packgate.wrapper import runner_error
+from packgate.wrapper import choose_nonce, runner_error
 
 # Waiting reasons that mean a container will not start without a change from the user.
 FATAL_WAITING = {
@@ -66,6 +71,7 @@ FATAL_WAITING = {
 
 SOURCE_RECHECK_SECONDS = 10.0
 RUNNING_RECHECK_SECONDS = 5.0
+QUEUED_RECHECK_SECONDS = 60.0  # a queued Pack is woken when a slot frees; this is the fallback
 RETEST_TOKEN_CHARS = 128
 
 
@@ -102,6 +108,20 @@ class PodState:
 
 
 @dataclass(frozen=True)
+class Slots:
+    """The concurrency situation as the cache shows it: Jobs holding a slot per namespace (those
+    just admitted included), the other executions waiting, and the limits."""
+
+    active_by_namespace: dict[str, int]
+    waiting: list[Waiting]
+    global_limit: int
+    namespace_limit: int
+
+
+NO_LIMITS = Slots({}, [], global_limit=1 << 30, namespace_limit=1 << 30)
+
+
+@dataclass(frozen=True)
 class Observed:
     pack: PackIdentity
     generation: int
@@ -114,6 +134,14 @@ class Observed:
     source_found: bool | None
     now: datetime
     unschedulable_grace: float = 20.0
+    slots: Slots = NO_LIMITS
+    # Read for this pass, as `reads` asked: each ended runner's judged log, and the comparison base.
+    collected: dict[str, TestSuiteResult] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    # Met by an earlier pass on creating Jobs: runners whose Job name is taken by another Job.
+    conflicts: dict[str, RunnerError] = field(default_factory=dict)
+    nonce_secret: str = field(default="", repr=False)
+    resource_version: str = ""  # of the Pack as observed: status writes are conditional on it
 
 
 @dataclass(frozen=True)
@@ -134,17 +162,31 @@ class Collect:
     detail: bool = False
 
 
+@dataclass(frozen=True)
+class Reads:
+    """What a pass must read before planning: the logs of runners that ended (`collect`), and,
+    when every runner has ended (`concluding`), the comparison base from PostgreSQL."""
+
+    collect: list[Collect] = field(default_factory=list)
+    concluding: bool = False
+
+
+@dataclass(frozen=True)
+class Record:
+    """The execution to record in PostgreSQL, once every runner has an outcome."""
+
+    result: PackTestResult
+    allowed: bool
+
+
 @dataclass
 class Plan:
     status: PackStatus
     events: list[Event] = field(default_factory=list)
-    start: CurrentExecution | None = None  # needs admission (concurrency limits) before Jobs exist
     create_jobs: list[str] = field(default_factory=list)  # runner names of the current execution
     delete_jobs: list[str] = field(default_factory=list)  # Job names
-    # Ended runners whose logs to read.  Without `conclude`: other runners still run; the executor
-    # keeps what it read in the status (`with_collected`), for the next plan.
-    collect: list[Collect] = field(default_factory=list)
-    conclude: bool = False  # every runner has ended: collect, then call `conclude`
+    admitted: int = 0  # an execution was admitted now: the slots its Jobs take (until the cache shows them)
+    record: Record | None = None  # the execution ended: record it, then write `status`
     requeue_after: float | None = None
 
 
@@ -398,12 +440,46 @@ def _plan_new_execution(obs: Observed, spec: PackSpec, wanted: Wanted, delete: l
         version=spec.version,
         spec_hash=wanted.spec_hash,
         token=wanted.token,
-        nonce="",  # the executor fills a fresh nonce when it admits the execution
+        nonce="",  # chosen when the execution is admitted
         queued_at=timestamp(obs.now),
         runners=[r.name for r in spec.testing.runners],
     )
-    queued = _queued_status(obs, spec, current, position=None)
-    return Plan(queued, events=events, start=current, delete_jobs=delete)
+    return _admission(obs, spec, current, delete, events)
+
+
+def _admission(
+    obs: Observed, spec: PackSpec, current: CurrentExecution, delete: list[str], events: list[Event]
+) -> Plan:
+    """A queued execution, admitted now if the concurrency limits let it (Testing, its Jobs to be
+    created), else kept Queued with its position."""
+    slots = obs.slots
+    mine = Waiting(current.queued_at, obs.pack.uid, obs.pack.namespace, len(current.runners))
+    decision = admit(
+        obs.pack.uid,
+        [w for w in slots.waiting if w.uid != obs.pack.uid] + [mine],
+        slots.active_by_namespace,
+        global_limit=slots.global_limit,
+        namespace_limit=slots.namespace_limit,
+    )
+    if not decision.admitted:
+        return Plan(
+            _queued_status(obs, spec, current, decision.position),
+            events=events,
+            delete_jobs=delete,
+            requeue_after=QUEUED_RECHECK_SECONDS,
+        )
+    # Derived from the execution, not drawn at random: a replica admitting the same execution at
+    # the same moment (a peering handover) writes the nonce the other's Jobs carry.
+    nonce = choose_nonce(current.nonce, obs.nonce_secret, obs.pack.uid, current.id)
+    status, more = started(obs, spec, current.model_copy(update={"nonce": nonce}))
+    return Plan(
+        status,
+        events=events + more,
+        create_jobs=list(current.runners),
+        delete_jobs=delete,
+        admitted=len(current.runners),
+        requeue_after=RUNNING_RECHECK_SECONDS,
+    )
 
 
 def _in_progress(
@@ -439,11 +515,6 @@ def _queued_status(obs: Observed, spec: PackSpec, current: CurrentExecution, pos
     return _in_progress(obs, spec, current, Phase.QUEUED, "Pending", message, position)
 
 
-def queued(obs: Observed, spec: PackSpec, current: CurrentExecution, position: int) -> PackStatus:
-    """The status of an execution held back by the concurrency limits."""
-    return _queued_status(obs, spec, current, position)
-
-
 def started(obs: Observed, spec: PackSpec, current: CurrentExecution) -> tuple[PackStatus, list[Event]]:
     """The status once an execution is admitted: Testing, with its runners' Jobs about to exist."""
     message = f"testing version {spec.version} ({current.trigger}): {len(current.runners)} runner(s)"
@@ -470,17 +541,21 @@ def _awaiting(obs: Observed, spec: PackSpec, message: str) -> tuple[str, str, st
     return ("False", ActiveReason.AWAITING_TESTS, f"{message}{keep}")
 
 
-def _plan_running(
-    obs: Observed, spec: PackSpec, current: CurrentExecution, delete: list[str], events: list[Event]
-) -> Plan:
-    if current.started_at is None:
-        # Still queued: ask for admission again.
-        return Plan(
-            _queued_status(obs, spec, current, obs.status.queue_position),
-            events=events,
-            start=current,
-            delete_jobs=delete,
-        )
+@dataclass
+class _Survey:
+    """Where each runner of a started execution stands, from the observation alone."""
+
+    errors: dict[str, RunnerError]
+    seen: list[str]
+    create: list[str]
+    collect: list[Collect]  # ended, not yet collected: read now
+    detail: list[Collect]  # collected earlier, still readable: read again for the record's detail
+    pending: list[str]  # still running
+    events: list[Event]
+    delete: list[str]
+
+
+def _survey(obs: Observed, spec: PackSpec, current: CurrentExecution) -> _Survey:
     assert spec.testing is not None
     runners = {r.name: r for r in spec.testing.runners if r.name in current.runners}
     jobs = {j.runner: j for j in obs.jobs if j.execution == current.id}
@@ -489,6 +564,12 @@ def _plan_running(
         pods_by_job.setdefault(each.job, []).append(each)
 
     errors = dict(current.runner_errors)
+    events: list[Event] = []
+    delete: list[str] = []
+    for name, conflict in obs.conflicts.items():
+        if name in runners and name not in errors:
+            errors[name] = conflict
+            events.append(Event("Warning", "RunnerError", f"runner {name}: {conflict.reason}: {conflict.message}"))
     collected = {s.name for s in current.collected}
     seen = list(current.jobs_seen)
     create: list[str] = []
@@ -528,27 +609,61 @@ def _plan_running(
         if job.finished:
             collect.append(_collect(name, runner, job, pod))
     seen = [n for n in seen if n not in errors and n not in collected]
-    updated = current.model_copy(update={"runner_errors": errors, "jobs_seen": seen})
+    reading = {c.runner for c in collect}
+    pending = [n for n in runners if n not in errors and n not in collected and n not in reading]
+    return _Survey(errors, seen, create, collect, detail, pending, events, delete)
+
+
+def _started_current(obs: Observed) -> tuple[PackSpec, CurrentExecution] | None:
+    """The spec and the running execution it still wants (same spec hash, started), if any."""
+    spec, current = obs.spec, obs.status.current_execution
+    if spec is None or spec.skip_tests or spec.testing is None or not spec.testing.enabled:
+        return None
+    if current is None or current.started_at is None or current.spec_hash != spec_hash(spec):
+        return None
+    return spec, current
+
+
+def reads(obs: Observed) -> Reads:
+    """The logs to read before planning: those of runners whose Jobs ended (each as soon as it
+    ends: its Job may be removed, ttlSecondsAfterFinished, before the last runner ends), and, when
+    every runner has ended, those collected earlier again, for the record's full detail."""
+    running = _started_current(obs)
+    if running is None:
+        return Reads()
+    survey = _survey(obs, *running)
+    if survey.pending:
+        return Reads(collect=survey.collect)
+    return Reads(collect=survey.collect + survey.detail, concluding=True)
+
+
+def _plan_running(
+    obs: Observed, spec: PackSpec, current: CurrentExecution, delete: list[str], events: list[Event]
+) -> Plan:
+    if current.started_at is None:
+        # Still queued: ask for admission again.
+        return _admission(obs, spec, current, delete, events)
+    survey = _survey(obs, spec, current)
+    events = events + survey.events
+    delete = delete + survey.delete
+    updated = current.model_copy(update={"runner_errors": survey.errors, "jobs_seen": survey.seen})
     status = obs.status.model_copy(update={"current_execution": updated})
     if updated != current:
         obs = with_status(obs, status)
-    reading = {c.runner for c in collect}
-    pending = [n for n in runners if n not in errors and n not in collected and n not in reading]
-    if pending:
-        # Runners that ended are read now (`collect`), without waiting for the others: their Jobs
-        # may be removed (ttlSecondsAfterFinished) before the last runner ends.
+    if survey.pending:
+        # Runners that ended were read for this pass (`reads`), without waiting for the others.
         still, _ = started(obs, spec, updated)
-        still = still.model_copy(update={"current_execution": updated})
+        still = with_collected(obs, still.model_copy(update={"current_execution": updated}), obs.collected)
         return Plan(
             still,
             events=events,
-            create_jobs=create,
+            create_jobs=survey.create,
             delete_jobs=delete,
-            collect=collect,
             requeue_after=RUNNING_RECHECK_SECONDS,
         )
-    # Every runner has ended: the executor collects the logs, then calls `conclude`.
-    return Plan(status, events=events, delete_jobs=delete, collect=collect + detail, conclude=True)
+    # Every runner has an outcome: the verdict, from what was read for this pass.
+    final, more, result, verdict = conclude(obs, spec, obs.collected, obs.comparison)
+    return Plan(final, events=events + more, delete_jobs=delete, record=Record(result, verdict.allowed))
 
 
 def _collect(name: str, runner: Runner, job: JobState, pod: PodState | None, *, detail: bool = False) -> Collect:
@@ -697,22 +812,6 @@ def with_collected(obs: Observed, status: PackStatus, results: dict[str, TestSui
         update={
             "collected": [have[n] for n in current.runners if n in have],
             "jobs_seen": [n for n in current.jobs_seen if n not in have],
-        }
-    )
-    return status.model_copy(update={"current_execution": updated})
-
-
-def with_runner_errors(status: PackStatus, errors: dict[str, RunnerError]) -> PackStatus:
-    """The status once the executor met runner errors while acting (a Job of the same name that is
-    not this execution's, found on creating it): kept in currentExecution.runnerErrors, so the next
-    plan neither creates nor waits for those runners."""
-    current = status.current_execution
-    if current is None or not errors:
-        return status
-    updated = current.model_copy(
-        update={
-            "runner_errors": {**current.runner_errors, **errors},
-            "jobs_seen": [n for n in current.jobs_seen if n not in errors],
         }
     )
     return status.model_copy(update={"current_execution": updated})

@@ -1,0 +1,115 @@
+"""Unit tests of packgate.reconcile.cache: which index entries a watched object gives, and the
+reads a pass makes from the indexes (plain dicts stand in for kopf's live index mappings: key to
+a collection of entries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from packgate.reconcile.cache import (
+    QUEUE,
+    Cache,
+    ConfigMapEntry,
+    active_job_entries,
+    config_map_entries,
+    job_entries,
+    pack_entries,
+    pod_entries,
+    queue_entries,
+)
+from packgate.reconcile.plan import JobState
+from packgate.reconcile.queue import Waiting
+from packgate.reconcile.render import LABEL_EXECUTION, LABEL_PACK_UID, LABEL_RUNNER, PATHS_ANNOTATION
+
+pytestmark = pytest.mark.unit
+
+
+def pack(uid: str = "u1", **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "core", "namespace": "ns", "uid": uid, "resourceVersion": "7"},
+        "spec": {"version": "1.0.0"},
+        "status": status,
+    }
+
+
+def managed_job(name: str, *, uid: str = "u1", namespace: str = "ns", complete: bool = False) -> dict[str, Any]:
+    labels = {LABEL_PACK_UID: uid, LABEL_RUNNER: "shell", LABEL_EXECUTION: "e1"}
+    conditions = [{"type": "Complete", "status": "True"}] if complete else []
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels}, "status": {"conditions": conditions}}
+
+
+def test_a_pack_is_cached_by_uid_with_what_a_pass_reads() -> None:
+    """A Pack's entry is its metadata, spec and status, under its uid; no uid, no entry."""
+    body = pack()
+    assert pack_entries(body) == {"u1": {"metadata": body["metadata"], "spec": body["spec"], "status": {}}}
+    assert pack_entries({"metadata": {"name": "x"}}) == {}
+
+
+@pytest.mark.parametrize(
+    ("status", "meta", "expected"),
+    [
+        ({}, {}, {}),
+        ({"currentExecution": {"queuedAt": "t1", "runners": ["a", "b"]}}, {}, {QUEUE: Waiting("t1", "u1", "ns", 2)}),
+        ({"currentExecution": {"queuedAt": "t1", "startedAt": "t2", "runners": ["a"]}}, {}, {}),
+        ({"currentExecution": {"queuedAt": "t1", "runners": ["a"]}}, {"deletionTimestamp": "t3"}, {}),
+    ],
+)
+def test_only_a_waiting_execution_is_in_the_queue(
+    status: dict[str, Any], meta: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """The queue index holds executions written but not started; a started one, a Pack without
+    one and a Pack being deleted give no entry (an empty mapping, so kopf drops an old one)."""
+    body = pack(**status)
+    body["metadata"].update(meta)
+    assert queue_entries(body) == expected
+
+
+def test_jobs_are_cached_by_pack_uid_and_count_while_active() -> None:
+    """A managed Job is cached under its Pack's uid; it counts against its namespace's slots only
+    until it completes."""
+    running, done = managed_job("core-shell-1"), managed_job("core-shell-0", complete=True)
+    [entry] = job_entries(running).values()
+    assert (entry.namespace, entry.state.name, entry.state.execution) == ("ns", "core-shell-1", "e1")
+    assert entry.active
+    assert active_job_entries(running) == {"ns": "core-shell-1"}
+    assert active_job_entries(done) == {}
+    assert job_entries({"metadata": {"name": "other", "labels": {}}}) == {}
+
+
+def test_pods_and_config_maps_are_cached_by_their_keys() -> None:
+    """A managed pod under its Pack's uid; a ConfigMap under (namespace, name) with its paths annotation."""
+    raw_pod = {
+        "metadata": {"name": "p", "labels": {LABEL_PACK_UID: "u1", "batch.kubernetes.io/job-name": "j"}},
+        "status": {"phase": "Running"},
+    }
+    [state] = pod_entries(raw_pod).values()
+    assert (state.name, state.job, state.phase) == ("p", "j", "Running")
+    cm = {"metadata": {"name": "src", "namespace": "ns", "annotations": {PATHS_ANNOTATION: "{}"}}}
+    assert config_map_entries(cm) == {("ns", "src"): ConfigMapEntry(paths="{}")}
+
+
+def test_the_cache_reads_by_key_and_counts_slots_per_namespace() -> None:
+    """Reads are by key: the Pack, its Jobs and pods, a ConfigMap; slots per namespace count the
+    active Jobs; the queue lists every waiting execution."""
+    job = JobState(name="j", runner="shell", execution="e1")
+    jobs = job_entries(managed_job("j"))
+    waiting = Waiting("t1", "u2", "ns", 1)
+    cache = Cache(
+        packs={"u1": [pack_entries(pack())["u1"]]},
+        queue={QUEUE: [waiting]},
+        jobs={"u1": list(jobs.values())},
+        active_jobs={"ns": ["j", "k"], "other": ["x"], "empty": []},
+        pods={},
+        config_maps={("ns", "src"): [ConfigMapEntry(paths=None)]},
+    )
+    packed = cache.pack("u1")
+    assert packed is not None and packed["metadata"]["resourceVersion"] == "7"
+    assert cache.pack("gone") is None
+    assert cache.pack_jobs("u1") == [job]
+    assert (cache.pack_pods("u1"), cache.pack_jobs("u2")) == ([], [])
+    assert cache.config_map("ns", "src") == ConfigMapEntry(paths=None)
+    assert cache.config_map("ns", "missing") is None
+    assert cache.active_by_namespace() == {"ns": 2, "other": 1}
+    assert cache.waiting() == [waiting]
