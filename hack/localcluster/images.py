@@ -14,7 +14,7 @@ How the images differ from their upstream namesakes (Debian bookworm's packages)
     docker.io/library/busybox:1.37        Debian's busybox-static 1.35
     docker.io/library/python:3.13-slim    Debian's Python 3.11 with pip and venv
     ghcr.io/packgate/runner-pytest:0.1.0  the python image plus Debian's pytest 7.2
-    docker.io/library/node:22-slim        Debian's Node.js 18
+    docker.io/library/node:22-slim        Debian's Node.js 18 with npm 9
     docker.io/alpine/git:2.49.1           Debian's git 2.39 (entrypoint git, like alpine/git)
     registry.k8s.io/pause:3.10.2          Debian's catatonit in pause mode (-P)
 """
@@ -77,7 +77,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("docker.io/library/python:3.13-slim", packages=(*PYTHON_PACKAGES, "python3-pip"), cmd=("python3",)),
     Recipe("ghcr.io/packgate/runner-pytest:0.1.0", packages=(*PYTHON_PACKAGES, "python3-pip", "python3-pytest"),
            cmd=("python3", "-m", "pytest")),
-    Recipe("docker.io/library/node:22-slim", packages=("nodejs", "ca-certificates"), cmd=("node",)),
+    Recipe("docker.io/library/node:22-slim", packages=("nodejs", "npm", "ca-certificates"), cmd=("node",)),
     Recipe("docker.io/alpine/git:2.49.1", packages=("git", "ca-certificates"), entrypoint=("git",)),
 )
 
