@@ -54,6 +54,7 @@ from packgate.reconcile import plan as planner
 from packgate.reconcile.cache import Cache
 from packgate.reconcile.observe import job_mismatch
 from packgate.reconcile.plan import Collect, Event, Observed, Plan, Slots
+from packgate.reconcile.queue import admissible
 from packgate.reconcile.render import (
     RUNNER_CONTAINER,
     PackIdentity,
@@ -308,13 +309,15 @@ class Executor:
         )
 
     def next_in_queue(self) -> list[str]:
-        """The uids of the queued executions that the free slots could admit now, oldest first
-        (whom to wake when a Job ends)."""
+        """The uids of the queued executions the free slots let start now, oldest first (whom to
+        wake when a Job ends)."""
         slots = self._slots("")
-        free = slots.global_limit - sum(slots.active_by_namespace.values())
-        order = sorted(slots.waiting, key=lambda w: (w.queued_at, w.uid))
-        # Wake at least one: a Pack needing more Jobs than the limits still starts when nothing runs.
-        return [w.uid for w in order[: max(1, free)]]
+        return admissible(
+            slots.waiting,
+            slots.active_by_namespace,
+            global_limit=slots.global_limit,
+            namespace_limit=slots.namespace_limit,
+        )
 
     # -- acting --------------------------------------------------------------------------------
 

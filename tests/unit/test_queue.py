@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from packgate.reconcile.queue import Admission, Waiting, admit
+from packgate.reconcile.queue import Admission, Waiting, admissible, admit
 
 pytestmark = pytest.mark.unit
 
@@ -88,3 +88,14 @@ def test_execution_bigger_than_a_limit_starts_when_nothing_runs(global_limit: in
 def test_unknown_uid_is_at_the_end_of_the_queue() -> None:
     """An execution missing from the waiting list is placed after everyone who has to wait."""
     assert admit("ghost", [OLD, MID], {"team-a": 4}, global_limit=4, namespace_limit=10) == Admission(False, 3)
+
+
+def test_admissible_lists_whom_to_wake_when_a_slot_frees() -> None:
+    """Whom a freed slot should wake: the waiting executions that fit now, oldest first, skipping
+    one held back by its full namespace but not the younger ones of other namespaces."""
+    queue = [waiting("a", "01", "full", 1), waiting("b", "02", "free", 2), waiting("c", "03", "free", 1)]
+    queue.append(waiting("d", "04", "other", 1))
+    active = {"full": 4, "free": 1}
+    assert admissible(queue, active, global_limit=9, namespace_limit=4) == ["b", "c", "d"]
+    assert admissible(queue, active, global_limit=7, namespace_limit=4) == ["b"]
+    assert admissible([], active, global_limit=9, namespace_limit=4) == []
