@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from e2e.helpers import executions, pack_yaml, settled, status
+from e2e.helpers import audit, executions, pack_yaml, settled_names, status
 from e2e.test_large_results import junit_pack
 from plugins.operator import wait_for
 
@@ -30,29 +30,6 @@ def apply_packs(kube: Any, namespace: str, count: int, rng: random.Random, prefi
     ]
     kube.apply("\n---\n".join(documents))
     return names
-
-
-def settled_names(kube: Any, namespace: str) -> set[str]:
-    items = kube.json("get", "packs", "-n", namespace)["items"]
-    return {p["metadata"]["name"] for p in items if settled(p)}
-
-
-def audit(kube: Any, dsn: str, namespace: str, names: list[str]) -> dict[str, int]:
-    """Counts over every pack: verdicts, Jobs per pack beyond one, rows beyond or short of one."""
-    packs = {p["metadata"]["name"]: p for p in kube.json("get", "packs", "-n", namespace)["items"]}
-    jobs: dict[str, int] = {}
-    for job in kube.json("get", "jobs", "-n", namespace)["items"]:
-        pack = job["metadata"]["labels"].get("packgate.dev/pack", "")
-        jobs[pack] = jobs.get(pack, 0) + 1
-    rows = {name: len(executions(dsn, namespace, name)) for name in names}
-    return {
-        "packs": len(names),
-        "verdicts": sum(1 for name in names if name in packs and settled(packs[name])),
-        "lost": sum(1 for name in names if not (name in packs and settled(packs[name]))),
-        "duplicate_jobs": sum(max(0, jobs.get(name, 0) - 1) for name in names),
-        "missing_rows": sum(1 for name in names if rows[name] == 0),
-        "duplicate_rows": sum(max(0, rows[name] - 1) for name in names),
-    }
 
 
 def report(drill: str, figures: dict[str, Any]) -> None:

@@ -124,3 +124,59 @@ def executions(dsn: str, namespace: str, name: str) -> list[Any]:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)
+
+
+# -- fleets: many Packs at once (the fleet e2e test, the drills, bench/fleet.py) -----------------
+
+FLEET_UNITTEST = '''import unittest
+
+
+class FleetTest(unittest.TestCase):
+    def test_adds(self):
+        self.assertEqual(1 + 1, 2)
+
+    def test_joins(self):
+        self.assertEqual("-".join("ab"), "a-b")
+
+
+if __name__ == "__main__":
+    unittest.main()
+'''
+FLEET_FILES = {"tests/run.sh": SIMPLE_SCRIPT.format(total=2, passed=2, failed=0), "tests/test_fleet.py": FLEET_UNITTEST}
+FLEET_RUNNERS = [
+    {"name": "shell", "type": "script", "entryPoint": "tests/run.sh", "timeout": "300s"},
+    {"name": "python", "type": "unittest", "entryPoint": "tests/test_fleet.py", "timeout": "300s"},
+]
+
+
+def fleet_yaml(namespace: str, names: list[str], files: dict[str, str] | None = None,
+               runners: list[dict[str, Any]] | None = None) -> str:
+    """ConfigMaps and Packs for `names`, each with a shell and a python runner (or `runners`)."""
+    return "\n---\n".join(
+        pack_yaml(namespace, name, "1.0.0", files or FLEET_FILES, runners or FLEET_RUNNERS) for name in names
+    )
+
+
+def settled_names(kube: Any, namespace: str) -> set[str]:
+    """The Packs of the namespace that have a verdict."""
+    items = kube.json("get", "packs", "-n", namespace)["items"]
+    return {p["metadata"]["name"] for p in items if settled(p)}
+
+
+def audit(kube: Any, dsn: str, namespace: str, names: list[str]) -> dict[str, int]:
+    """Counts over every pack: verdicts, Jobs beyond one per runner, rows beyond or short of one."""
+    packs = {p["metadata"]["name"]: p for p in kube.json("get", "packs", "-n", namespace)["items"]}
+    jobs: dict[tuple[str, str], int] = {}
+    for job in kube.json("get", "jobs", "-n", namespace)["items"]:
+        labels = job["metadata"]["labels"]
+        key = (labels.get("packgate.dev/pack", ""), labels.get("packgate.dev/runner", ""))
+        jobs[key] = jobs.get(key, 0) + 1
+    rows = {name: len(executions(dsn, namespace, name)) for name in names}
+    return {
+        "packs": len(names),
+        "verdicts": sum(1 for name in names if name in packs and settled(packs[name])),
+        "lost": sum(1 for name in names if not (name in packs and settled(packs[name]))),
+        "duplicate_jobs": sum(max(0, count - 1) for (pack, _), count in jobs.items() if pack in rows),
+        "missing_rows": sum(1 for name in names if rows[name] == 0),
+        "duplicate_rows": sum(max(0, rows[name] - 1) for name in names),
+    }
