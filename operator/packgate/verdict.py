@@ -24,6 +24,8 @@ class ActiveReason(StrEnum):
     NO_TEST_CONFIGURATION = "NoTestConfiguration"
     VALIDATION_FAILED = "ValidationFailed"
     AWAITING_TESTS = "AwaitingTests"
+    DEPENDENCY_NOT_READY = "DependencyNotReady"  # spec.dependsOn: a dependency is not active in range
+    DEPENDENCY_CYCLE = "DependencyCycle"  # spec.dependsOn: the Pack is on a dependency cycle
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,48 @@ def test_at_most_16_runners() -> None:
     assert error_of(raw_spec(runners=runners)).startswith("spec.testing.runners: ")
 
 
+def test_depends_on_defaults_to_empty_and_keeps_its_entries() -> None:
+    """spec.dependsOn is empty unless set; its entries keep their name and range as written."""
+    assert load_spec(raw_spec()).depends_on == []
+    spec = load_spec(raw_spec(dependsOn=[{"name": "core", "version": "^1.2.0"}, {"name": "net.tools", "version": "*"}]))
+    assert [(d.name, d.version) for d in spec.depends_on] == [("core", "^1.2.0"), ("net.tools", "*")]
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        (
+            [{"name": "Core_Pack", "version": "^1"}],
+            "spec.dependsOn.0.name: 'Core_Pack' is not a Pack name (lower-case letters, digits, '-' and '.')",
+        ),
+        (
+            [{"name": "core", "version": "latest"}],
+            "spec.dependsOn.0.version: version range 'latest': 'latest' is not a version or comparator "
+            "(e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0, 1.x, 1.2.3 - 2.0.0)",
+        ),
+        ([{"name": "core", "version": ""}], "spec.dependsOn.0.version: empty; use * for any version"),
+        ([{"name": "core"}], "spec.dependsOn.0.version: Field required"),
+        (
+            [{"name": "core", "version": "1", "optional": True}],
+            "spec.dependsOn.0.optional: Extra inputs are not permitted",
+        ),
+        (
+            [{"name": "core", "version": "^1"}, {"name": "core", "version": "^2"}],
+            "spec.dependsOn: each Pack may be named once: core",
+        ),
+        (
+            [{"name": f"p{i}", "version": "*"} for i in range(33)],
+            "spec.dependsOn: List should have at most 32 items after validation, not 33",
+        ),
+    ],
+    ids=["name", "range", "empty range", "no range", "unknown field", "duplicate", "33 entries"],
+)
+def test_depends_on_errors_are_one_line_naming_the_entry(entries: list[dict[str, Any]], expected: str) -> None:
+    """A bad dependsOn entry (not a Pack name, not a semver range, named twice, too many) is
+    InvalidPack with one line naming the entry and the problem."""
+    assert error_of(raw_spec(dependsOn=entries)) == expected
+
+
 def runner(**fields: Any) -> Runner:
     return Runner.model_validate({"name": "r", **fields})
 

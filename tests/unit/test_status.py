@@ -226,6 +226,7 @@ def worst_status(current: CurrentExecution) -> PackStatus:
         last_execution=last,
         current_execution=current,
         retest_token="sha256:" + "f" * 64,
+        depends_on=huge,
         pending_records=pending,
         conditions=conditions,
     )
@@ -295,7 +296,8 @@ def test_a_runner_has_an_error_or_a_collected_result_never_both() -> None:
 
 
 def test_bounding_twice_changes_nothing() -> None:
-    """An unchanged status bounds to the same status, so the executor never patches it again."""
+    """An unchanged status bounds to the same status, so the executor never patches it again;
+    the message and status.dependsOn are clipped to their limits."""
     long_error = "e" * 5000
     last = ExecutionSummary(
         id="x",
@@ -309,6 +311,7 @@ def test_bounding_twice_changes_nothing() -> None:
     )
     status = PackStatus(
         message="m" * 5000,
+        depends_on="waiting: " + ", ".join(f"dependency-{i}" for i in range(32)),
         last_execution=last,
         conditions=[Condition(type="Active", status="False", reason="TestError", message="c" * 5000)],
     )
@@ -317,6 +320,7 @@ def test_bounding_twice_changes_nothing() -> None:
     assert status_patch(once, bound_status(once)) == {}
     assert once.last_execution is not None and once.last_execution.failing_tests_omitted == 40
     assert len(once.message.encode()) <= TEXT_BYTES
+    assert once.depends_on is not None and len(once.depends_on.encode()) <= NAME_BYTES
 
 
 def test_suite_errors_share_the_suites_budget() -> None:

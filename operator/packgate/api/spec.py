@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from packgate.errors import InvalidPack
+from packgate.reconcile.semver import parse_range
 
 GROUP = "packgate.dev"
 VERSION = "v1alpha1"
@@ -203,6 +204,37 @@ class Testing(_Spec):
         return parse_duration(self.revalidate_every) if self.revalidate_every else None
 
 
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+"""A Kubernetes object name (RFC 1123 subdomain), at most 253 characters."""
+DEPENDENCIES_MAX = 32
+
+
+class PackDependency(_Spec):
+    """One entry of spec.dependsOn: a Pack of the same namespace whose activeVersion must be in
+    the semver range `version` before this Pack is activated."""
+
+    name: str = Field(min_length=1, max_length=253)
+    version: str
+
+    @field_validator("name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        if not re.match(DNS_SUBDOMAIN, value):
+            raise ValueError(f"{value!r} is not a Pack name (lower-case letters, digits, '-' and '.')")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver_range(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty; use * for any version")
+        try:
+            parse_range(value)
+        except InvalidPack as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
 class PackSpec(_Spec):
     ref: str | None = None
     version: str = Field(min_length=1)
@@ -210,6 +242,16 @@ class PackSpec(_Spec):
     testing: Testing | None = None
     skip_tests: bool = Field(default=False, alias="skipTests")
     force: bool = False
+    depends_on: list[PackDependency] = Field(default_factory=list, alias="dependsOn", max_length=DEPENDENCIES_MAX)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _unique_dependencies(cls, dependencies: list[PackDependency]) -> list[PackDependency]:
+        names = [d.name for d in dependencies]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"each Pack may be named once: {', '.join(duplicates)}")
+        return dependencies
 
 
 def load_spec(raw: dict[str, Any]) -> PackSpec:

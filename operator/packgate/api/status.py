@@ -153,6 +153,9 @@ class PackStatus(_Status):
     last_execution: ExecutionSummary | None = Field(default=None, alias="lastExecution")
     current_execution: CurrentExecution | None = Field(default=None, alias="currentExecution")
     retest_token: str | None = Field(default=None, alias="retestToken")
+    depends_on: str | None = Field(default=None, alias="dependsOn")
+    """The state of spec.dependsOn in a few words (`2/2 ready`, `waiting: core`), the DEPENDS-ON
+    printer column; None without dependencies.  packgate.reconcile.depends renders it."""
     pending_records: list[dict[str, Any]] = Field(default_factory=list, alias="pendingRecords")
     conditions: list[Condition] = Field(default_factory=list)
 
@@ -425,16 +428,17 @@ def bound_current(current: CurrentExecution) -> CurrentExecution:
 
 
 def bound_status(status: PackStatus) -> PackStatus:
-    """The status within STATUS_MAX_BYTES: messages clipped to TEXT_BYTES, lastExecution bounded
-    (`bound_execution`), currentExecution's runner errors and collected suites (`bound_current`).
-    pendingRecords are bounded when they are added (`defer`).  Bounding twice changes nothing, so
-    an unchanged status is never patched again."""
+    """The status within STATUS_MAX_BYTES: messages clipped to TEXT_BYTES, `dependsOn` to
+    NAME_BYTES, lastExecution bounded (`bound_execution`), currentExecution's runner errors and
+    collected suites (`bound_current`).  pendingRecords are bounded when they are added
+    (`defer`).  Bounding twice changes nothing, so an unchanged status is never patched again."""
     conditions = [c.model_copy(update={"message": clip(c.message, TEXT_BYTES)}) for c in status.conditions]
     last = None if status.last_execution is None else bound_execution(status.last_execution)
     current = None if status.current_execution is None else bound_current(status.current_execution)
     return status.model_copy(
         update={
             "message": clip(status.message, TEXT_BYTES),
+            "depends_on": None if status.depends_on is None else clip(status.depends_on, NAME_BYTES),
             "conditions": conditions,
             "last_execution": last,
             "current_execution": current,
