@@ -97,6 +97,22 @@ RECORDS_PENDING = Gauge(
     registry=REGISTRY,
 )
 
+# -- PackWebhook deliveries ------------------------------------------------------------------------
+
+WEBHOOK_DELIVERIES = Counter(
+    "packgate_webhook_deliveries",
+    "PackWebhook delivery attempts, by outcome: delivered (2xx), failed (retried later), cancelled "
+    "(the PackWebhook is gone).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES_PENDING = Gauge(
+    "packgate_webhook_deliveries_pending",
+    "PackWebhook events not fanned out yet plus deliveries not done yet, in PostgreSQL's outbox, as this "
+    "replica's delivery worker last counted them.",
+    registry=REGISTRY,
+)
+
 # -- errors and passes ---------------------------------------------------------------------------
 
 KUBERNETES_ERRORS = Counter(
