@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("up", "down", "status", "operator-image"))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT,
-                        help="first of the 12 consecutive loopback ports the cluster uses")
+                        help="first of the 14 consecutive ports the cluster uses")
     parser.add_argument("--kubeconfig", type=Path, default=DEFAULT_KUBECONFIG,
                         help="where up writes the admin kubeconfig")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds up waits for health")

@@ -41,6 +41,7 @@ import yaml
 
 from localcluster import images
 from localcluster import node as nodemod
+from localcluster import packages as packagesmod
 from localcluster import pki as pkimod
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ COMPONENTS = (
     "kube-scheduler",
 )
 NODE_BINARIES = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "coredns")
-PORT_SPAN = 12
+PORT_SPAN = 14
 """How many consecutive ports one cluster uses, starting at its base port."""
 
 
@@ -152,6 +153,11 @@ class Ports:
     def registry(self) -> int:
         return self.base + 11
 
+    @property
+    def packages(self) -> packagesmod.Ports:
+        """The package index and npm registry (packages.py), on the node's address."""
+        return packagesmod.Ports(pypi=self.base + 12, npm=self.base + 13)
+
 
 def process_start_time(pid: int) -> str | None:
     """The start time of a process (clock ticks since boot), or None if it does not exist or is a zombie."""
@@ -216,6 +222,8 @@ class Cluster:
         self.pki = pkimod.Pki(self.state_dir / "pki")
         self.layout = nodemod.NodeLayout(self.state_dir, self.ports.registry)
         self.registry_storage = (cache_root or default_cache_root()) / "registry"
+        self.packages = packagesmod.Packages(cache_root or default_cache_root(), self.layout.config_dir / "packages",
+                                             self.ports.packages)
         self.log = log
 
     # -- paths -----------------------------------------------------------------------------------------
@@ -261,6 +269,7 @@ class Cluster:
         """
         running = self.running()
         if all(running.values()):
+            self._start_packages(timeout)  # a cluster started before they existed gets them too
             self.wait_healthy(timeout)
             return
         if any(running.values()):
@@ -308,6 +317,7 @@ class Cluster:
                               REPO_ROOT, operator=False, log=self.log)
             except images.ImageError as error:
                 raise ClusterError(str(error)) from None
+            self._start_packages(timeout)
             deadline = time.monotonic() + timeout
             for component in ("etcd", "kube-apiserver", "containerd"):
                 self._spawn(component, self._command(component))
@@ -324,7 +334,7 @@ class Cluster:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every component, container and shim this state directory started, unmount what they
         mounted and remove the node's network; nothing is left behind.  Safe after an unclean stop."""
-        for component in reversed(COMPONENTS):
+        for component in (*packagesmod.SERVERS, *reversed(COMPONENTS)):
             if component == "containerd":
                 self._stop_containers()
             pid_file = self._pid_path(component)
@@ -335,6 +345,25 @@ class Cluster:
             kill_process_group(int(pid_text), start_time, timeout)
             pid_file.unlink(missing_ok=True)
         self._clean_node()
+
+    def _start_packages(self, timeout: float) -> None:
+        """The package index and npm registry pods install from: prepared (cached), started unless
+        running, and waited for."""
+        try:
+            self.packages.prepare(log=self.log)
+        except packagesmod.PackagesError as error:
+            raise ClusterError(str(error)) from None
+        for name, argv in self.packages.commands().items():
+            if not self._alive(name):
+                self._spawn(name, argv)
+        self._wait(list(packagesmod.SERVERS), time.monotonic() + timeout, timeout)
+
+    def _alive(self, component: str) -> bool:
+        try:
+            pid_text, start_time = self._pid_path(component).read_text().split()
+        except (OSError, ValueError):
+            return False
+        return process_start_time(int(pid_text)) == start_time
 
     def restart(self, component: str, timeout: float = 120.0) -> None:
         """Stop one running component and start it again with the same command; wait until healthy."""
@@ -397,6 +426,7 @@ class Cluster:
         """Health checks in dependency order; each returns None when healthy or the reason it is not."""
         return {
             "registry": lambda: self._check_http(f"http://{self.registry}/v2/"),
+            **{name: (lambda url=url: self._check_http(url)) for name, url in self.packages.health_urls().items()},
             "etcd": self._check_etcd,
             "kube-apiserver": self._check_apiserver,
             "containerd": self._check_containerd,
@@ -418,6 +448,8 @@ class Cluster:
         while pending:
             running = self.running()
             for name in pending:
+                if name in packagesmod.SERVERS and not self._alive(name):
+                    raise ClusterError(f"{name} is not running; see {self.log_path(name)}")
                 if name in running and not running[name]:
                     raise ClusterError(f"{name} is not running; see {self.log_path(name)}")
             reason = checks[pending[0]]()
