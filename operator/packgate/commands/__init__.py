@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "retest": "run a Pack's tests again (sets the packgate.dev/retest annotation; trigger manual)",
     "migrate": "apply pending database migrations (PACKGATE_DATABASE_URL or --database-url)",
     "operator": "run the Packgate operator (settings from PACKGATE_* environment variables)",
+    "ui": "serve the history web UI and JSON API, scoped by Kubernetes RBAC (read-only database role)",
 }
 """Every command's name and its one-line help, in the order `packgate --help` lists them.  The CLI
 imports a command's module only when that command runs (or its --help is asked), so this table,
