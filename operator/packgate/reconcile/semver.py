@@ -55,6 +55,7 @@ _WHITESPACE = re.compile(r"[ \t]+")
 _HYPHEN = re.compile(r"^(\S+)[ \t]+-[ \t]+(\S+)$")
 _OPERATORS = ("~>", "~", "^", ">=", "<=", ">", "<", "=")
 """Prefixes of a range token, longest first."""
+_PARTIAL_START = frozenset("0123456789vxX*")
 
 EXAMPLES = "e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0, 1.x, 1.2.3 - 2.0.0"
 
@@ -322,7 +323,7 @@ def _tokens(text: str) -> list[str]:
     i = 0
     while i < len(raw):
         token = raw[i]
-        if token in _OPERATORS and i + 1 < len(raw):
+        if token in _OPERATORS and i + 1 < len(raw) and raw[i + 1][0] in _PARTIAL_START:
             token += raw[i + 1]
             i += 1
         tokens.append(token)
