@@ -53,7 +53,8 @@ def test_kustomization_renders(kustomization: str) -> None:
 
 
 def test_base_contents() -> None:
-    """The base holds the CRDs, namespace, ServiceAccount, RBAC, Deployment, metrics Service and peering."""
+    """The base holds the CRDs, namespace, ServiceAccount, RBAC, Deployment, metrics Service and peering,
+    and the history UI (manifests/base/ui)."""
     objects = render("manifests/base")
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
     assert kinds == sorted(
@@ -61,6 +62,11 @@ def test_base_contents() -> None:
             ("ClusterKopfPeering", "packgate"),
             ("ClusterRole", "packgate-operator"),
             ("ClusterRoleBinding", "packgate-operator"),
+            ("ClusterRole", "packgate-ui"),
+            ("ClusterRoleBinding", "packgate-ui"),
+            ("Deployment", "packgate-ui"),
+            ("Service", "packgate-ui"),
+            ("ServiceAccount", "packgate-ui"),
             ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev"),
             ("CustomResourceDefinition", "kopfpeerings.kopf.dev"),
             ("CustomResourceDefinition", "packs.packgate.dev"),
