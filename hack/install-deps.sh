@@ -2,7 +2,8 @@
 # Install what Packgate's development, demo and tests need on a Debian machine, skipping what is
 # already there: PostgreSQL server, shellcheck, openssl, Node.js, Python venv support, and for the
 # local cluster's real node: iptables, CNI plugins, the distribution registry, mmdebstrap and
-# buildah (images from Debian's packages), libseccomp (runc's build).  Go (>= 1.26, to build the
+# buildah (images from Debian's packages), libseccomp (runc's build), and Chromium for the
+# history UI's browser tests.  Go (>= 1.26, to build the
 # control plane and the node) must already be installed.
 set -euo pipefail
 
@@ -20,6 +21,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v node >/dev/null || missing+=(nodejs)
 command -v git >/dev/null || missing+=(git)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The history UI's browser tests drive Debian's headless Chromium (Playwright, no browser download).
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
