@@ -10,7 +10,7 @@ import pytest
 
 pytest_plugins = ["plugins.cluster", "plugins.postgres", "plugins.operator"]
 
-TIERS = ("unit", "db", "cluster", "e2e", "drills", "network")
+TIERS = ("unit", "db", "cluster", "e2e", "drills", "network", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
