@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from localcluster import packages
+from localcluster.cluster import DEFAULT_BASE_PORT, Ports
 from localcluster.node import NODE_IP, POD_CIDR  # pods reach the host's PostgreSQL on NODE_IP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +116,9 @@ def deploy_operator(
 ) -> None:
     """Install the CRDs, RBAC, database Secret/Service and the operator Deployment; wait until every
     replica is ready."""
-    crds, rest = operator_manifests(image, env or {}, replicas)
+    # Runner pods install packs' dependencies from the local cluster's index and npm registry.
+    env = {**packages.sources(Ports(DEFAULT_BASE_PORT).packages), **(env or {})}
+    crds, rest = operator_manifests(image, env, replicas)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", kubeconfig=kubeconfig,
             input=yaml.safe_dump_all(crds))
     for crd in crds:

@@ -90,7 +90,7 @@ case "${PACKGATE_INSTALL:-}" in
     if [ -f requirements.txt ] && grep -q '^[[:space:]]*[^#[:space:]]' requirements.txt; then
       pg_deps=$PWD/.packgate/python
       pg_install requirements.txt pip python3 -m pip install --disable-pip-version-check --no-input \
-        --no-warn-script-location --target "$pg_deps" -r requirements.txt
+        --progress-bar off --no-warn-script-location --target "$pg_deps" -r requirements.txt
       export PYTHONPATH="$pg_deps${PYTHONPATH:+:$PYTHONPATH}" PATH="$pg_deps/bin:$PATH"
     fi ;;
   npm)
