@@ -527,6 +527,7 @@ class Executor:
     ) -> dict[str, Any]:
         current = obs.status.current_execution
         assert current is not None
+        raw = self.cache.pack(obs.pack.uid) or {}
         return {
             "pack_uid": obs.pack.uid,
             "namespace": obs.pack.namespace,
@@ -540,6 +541,9 @@ class Executor:
             "forced": spec.force,
             "allowed": allowed,
             "result": outcome.model_dump(mode="json"),
+            # For PackWebhooks: their packSelector, and whether this verdict activated the version.
+            "labels": dict((raw.get("metadata") or {}).get("labels") or {}),
+            "previous_active_version": obs.status.active_version,
         }
 
     async def _record_now(self, record: dict[str, Any]) -> Recording:

@@ -5,7 +5,8 @@ startup and cleanup, the watch-fed caches (kopf indexes of Packs, the admission 
 Jobs and Pods by Pack uid, active Jobs by namespace, ConfigMaps; kopf starts the daemons only once
 every index is filled from its initial listing), one reconcile daemon per Pack woken by the events
 of its Pack, Jobs and Pods (and, when a Job ends, the queued Packs the freed slots could admit),
-the retention timer, and turning Packgate errors into kopf's retry semantics as
+the retention timer, the PackWebhook delivery worker (packgate.delivery, one task per replica
+from startup to cleanup), and turning Packgate errors into kopf's retry semantics as
 `packgate.errors.retry_delay` says (`kopf_error`; in the daemon loop, permanent errors wait for a
 change and temporary ones are retried after their delay).  Must not: decide anything (the
 planner does) or talk to the API server directly (the executor does, via k8s).
@@ -28,6 +29,7 @@ from aiohttp import web
 
 from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
+from packgate.delivery import DeliveryWorker
 from packgate.errors import (
     Conflict,
     DatabaseError,
@@ -38,6 +40,7 @@ from packgate.errors import (
 )
 from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube, load_api_client
+from packgate.k8s.webhooks import KubeWebhookDirectory
 from packgate.reconcile import cache
 from packgate.reconcile.plan import Event
 from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
@@ -57,6 +60,8 @@ class Runtime:
         self.executor: Executor | None = None
         self.wakers: dict[str, asyncio.Event] = {}
         self.ready = False
+        self.deliveries: asyncio.Task[None] | None = None
+        self.stop_deliveries = asyncio.Event()
 
     def wake(self, uid: str | None) -> None:
         if uid and uid in self.wakers:
@@ -144,12 +149,21 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             config_maps=indexes["config_maps"],
         )
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder, cache=views)
+        if recorder.configured:
+            # Every replica drains the webhook outbox (standby ones too: the outbox's claims keep
+            # replicas apart); without a database there is no outbox.
+            worker = DeliveryWorker(recorder.database, KubeWebhookDirectory(kube), lost=recorder.lost)
+            runtime.deliveries = asyncio.create_task(worker.run(runtime.stop_deliveries))
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         runtime.ready = False
+        if runtime.deliveries is not None:
+            runtime.stop_deliveries.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(runtime.deliveries, timeout=15)
         if runtime.executor is not None:
             await runtime.executor.recorder.close()
 
