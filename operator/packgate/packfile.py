@@ -110,7 +110,7 @@ class PackRunner(_Strict):
         return self
 
 
-class PackDependencies(_Strict):
+class PackDependencySources(_Strict):
     """`testing.dependencies`: where the runners install requirements.txt and package.json from
     (the Pack's spec.testing.dependencies)."""
 
@@ -135,7 +135,7 @@ class PackTesting(_Strict):
     min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     on_failure: OnFailure = OnFailure.BLOCK
     revalidate_every: str | None = None
-    dependencies: PackDependencies | None = None
+    dependencies: PackDependencySources | None = None
 
     @field_validator("runners")
     @classmethod

@@ -160,7 +160,7 @@ def source_url(value: str) -> str:
     return value.strip()
 
 
-class Dependencies(_Spec):
+class DependencySources(_Spec):
     """Where a runner installs its pack's dependencies from (requirements.txt, package.json);
     each unset field falls back to the operator's setting (PACKGATE_PIP_INDEX_URL,
     PACKGATE_NPM_REGISTRY), then to the tool's own default."""
@@ -181,7 +181,7 @@ class Testing(_Spec):
     on_failure: OnFailure = Field(default=OnFailure.BLOCK, alias="onFailure")
     revalidate_every: str | None = Field(default=None, alias="revalidateEvery")
     pod: PodOptions = Field(default_factory=PodOptions)
-    dependencies: Dependencies | None = None
+    dependencies: DependencySources | None = None
 
     @field_validator("runners")
     @classmethod

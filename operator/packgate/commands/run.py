@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TextIO
 from packgate.commands import COMMANDS
 
 if TYPE_CHECKING:
-    from packgate.api.spec import Dependencies, Runner
+    from packgate.api.spec import DependencySources, Runner
     from packgate.packfile import PackFile
     from packgate.results import PackTestResult, TestSuiteResult
     from packgate.verdict import Verdict
@@ -154,7 +154,7 @@ def run_pack(
     return Outcome(packfile, result, decide(policy, result))
 
 
-def dependency_sources(dependencies: Dependencies | None) -> tuple[str | None, str | None]:
+def dependency_sources(dependencies: DependencySources | None) -> tuple[str | None, str | None]:
     """(pip index URL, npm registry) for local runs: the pack's testing.dependencies, else
     PACKGATE_PIP_INDEX_URL / PACKGATE_NPM_REGISTRY from the environment; None leaves the tool's
     own configuration.  InvalidSetting, one line, for a variable that is not an http(s) URL."""
