@@ -63,7 +63,7 @@ def test_bad_setting_is_one_line_and_exit_2(env: dict[str, str], args: list[str]
         pytest.param(
             ["bogus"],
             "packgate: argument COMMAND: invalid choice: 'bogus' (choose from 'parse', 'run', 'manifest', "
-            "'results', 'retest', 'migrate', 'operator') (see 'packgate --help')",
+            "'results', 'retest', 'migrate', 'operator', 'ui') (see 'packgate --help')",
             id="unknown command",
         ),
         pytest.param(
