@@ -95,10 +95,23 @@ def database_objects(dsn: str) -> list[dict[str, Any]]:
     ]
 
 
+def is_ui(doc: dict[str, Any]) -> bool:
+    from demo_ui import is_ui as ui_object
+
+    return ui_object(doc)
+
+
+def deploy_ui(kubeconfig: Path, image: str, dsn: str) -> None:
+    from demo_ui import deploy_ui as deploy
+
+    deploy(kubeconfig, image, dsn)
+
+
 def operator_manifests(image: str, env: dict[str, str], replicas: int | None = None) -> tuple[list[Any], list[Any]]:
     """(CRDs, everything else) of the `local` overlay, with the image pinned and `env` set."""
     rendered = kubectl("kustomize", str(REPO / "manifests" / "overlays" / "local"))
-    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    # The history UI (manifests/base/ui) is deployed on its own: demo_ui.deploy_ui.
+    docs = [d for d in yaml.safe_load_all(rendered) if d and not is_ui(d)]
     for doc in docs:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == DEPLOYMENT:
             if replicas is not None:
@@ -164,6 +177,8 @@ def up() -> None:
     image = run(sys.executable, "-m", "localcluster", "operator-image").strip().splitlines()[-1]
     print(f"Deploying {image.split('@')[0]} with manifests/overlays/local (2 replicas) ...", flush=True)
     deploy_operator(KUBECONFIG, image, dsn)
+    print("Deploying the history UI (packgate-ui) ...", flush=True)
+    deploy_ui(KUBECONFIG, image, dsn)
     kubectl(
         "apply",
         "-f",
@@ -221,6 +236,7 @@ def up() -> None:
     print(f"  kubectl get packs -n {NAMESPACE}; kubectl describe pack broken -n {NAMESPACE}")
     print(f"  packgate results core -n {NAMESPACE}")
     print(f"  kubectl logs -n {SYSTEM_NAMESPACE} deployment/{DEPLOYMENT}")
+    print(f"  kubectl -n {SYSTEM_NAMESPACE} port-forward svc/packgate-ui 8080:http   # history UI, docs/ui.md")
     print("Stop it all with: make down")
 
 
