@@ -95,6 +95,20 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packgate"
 
 
+
+def inheritable_descriptors() -> list[int]:
+    """This process's open descriptors above stderr that a spawned process would inherit."""
+    found = []
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    found.append(fd)
+            except OSError:
+                continue  # the descriptor listdir itself used, closed by now
+    return found
+
 class ClusterError(Exception):
     """The cluster could not be started, checked or stopped; the message says why and where to look."""
 
@@ -683,6 +697,10 @@ class Cluster:
         env["PATH"] = os.pathsep.join([str(self.bin_dir), "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
         log = self.log_path(component)
         log.write_bytes(b"")
+        # posix_spawn passes on every inheritable descriptor: a daemon must not keep its caller's
+        # (a CI step's pipe, a `flock` lock) open for as long as the cluster runs.
+        for fd in inheritable_descriptors():
+            os.set_inheritable(fd, False)
         pid = os.posix_spawn(
             argv[0],
             argv,
