@@ -308,6 +308,13 @@ class Executor:
             namespace_limit=self.settings.max_concurrent_jobs_per_namespace,
         )
 
+    def forget(self, uid: str) -> None:
+        """Drop what this process keeps of a Pack that is gone (or no longer ours)."""
+        self.fleet.forget(uid)
+        self.reservations.pop(uid, None)
+        for key in [key for key in self.conflicts if key[0] == uid]:
+            del self.conflicts[key]
+
     def next_in_queue(self) -> list[str]:
         """The uids of the queued executions the free slots let start now, oldest first (whom to
         wake when a Job ends)."""

@@ -211,7 +211,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         finally:
             runtime.wakers.pop(uid, None)
             if runtime.executor is not None:
-                runtime.executor.fleet.forget(uid)
+                runtime.executor.forget(uid)
             metrics.PACKS_WATCHED.dec()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
