@@ -149,6 +149,38 @@ def test_sample_with_two_sources_is_rejected(cluster: Any, crds: list[str], name
     assert "source must set exactly one of configMap, git or image" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("depends_on", "refusal"),
+    [
+        ([{"name": "core", "version": "^1.2.0"}, {"name": "net.tools", "version": ">=1.0.0 <2.0.0 || 3.x"}], None),
+        ([{"name": "hello", "version": "*"}], "a Pack cannot depend on itself"),
+        ([{"name": "core", "version": "^1"}, {"name": "core", "version": "^2"}], "each Pack may be named once"),
+        ([{"name": "core", "version": "latest"}], "version must be a semver range"),
+        ([{"name": "core", "version": "1.2.x-beta"}], "version must be a semver range"),
+        ([{"name": "Core", "version": "^1"}], "spec.dependsOn[0].name in body should match"),
+        ([{"name": f"p{i}", "version": "*"} for i in range(33)], "must have at most 32 items"),
+        ([{"name": "core"}], "spec.dependsOn[0].version: Required value"),
+    ],
+    ids=["valid", "itself", "named twice", "not a range", "prerelease on x", "not a name", "33 entries", "no range"],
+)
+def test_depends_on_is_checked_at_admission(
+    cluster: Any, crds: list[str], namespace: str, tmp_path: Path, depends_on: list[dict[str, Any]], refusal: str | None
+) -> None:
+    """spec.dependsOn passes the CRD's schema and CEL rules when valid; a self-dependency, a
+    Pack named twice, a version that is no semver range, a bad name, 33 entries or a missing
+    range are refused with a message saying which (server-side dry run)."""
+    (pack,) = [o for o in render("manifests/samples") if o["kind"] == "Pack" and o["metadata"]["name"] == "hello"]
+    pack["spec"]["dependsOn"] = depends_on
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(pack))
+    proc = kubectl(cluster, "apply", "--dry-run=server", "-n", namespace, "-f", str(path), check=False)
+    if refusal is None:
+        assert (proc.returncode, proc.stdout.strip()) == (0, "pack.packgate.dev/hello created (server dry run)")
+    else:
+        assert proc.returncode != 0
+        assert refusal in proc.stderr
+
+
 def test_operator_pod_is_admitted_under_restricted(
     cluster: Any, crds: list[str], restricted_namespace: str, tmp_path: Path
 ) -> None:
