@@ -46,6 +46,7 @@ def test_core_pack_passes_and_activates(operator, kube, namespace):
         "AGE",
         "TRIGGER",
         "LAST-TESTED",
+        "DEPENDS-ON",
         "MESSAGE",
     ]
     row = wide[1].split()
