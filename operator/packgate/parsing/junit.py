@@ -45,7 +45,9 @@ from packgate.results import MESSAGE_LIMIT, OUTPUT_LIMIT, TestStatus, TestSuiteR
 
 _START = re.compile(r"<\?xml|<testsuites?[\s>/]")
 _MAX_DEPTH = 256
-_TEXT_ELEMENTS = frozenset({"failure", "error", "skipped", "system-out", "system-err"})
+_DURATIONS_CACHED = 4096
+"""Distinct `time` attribute texts whose milliseconds are remembered (reports repeat a few)."""
+_PASSED, _FAILED, _ERROR, _SKIPPED = TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR, TestStatus.SKIPPED
 
 
 class _Refused(Exception):
@@ -68,21 +70,15 @@ def _refuse_external(*_: Any) -> int:
     raise _Refused("XML external entities are refused")
 
 
-class _Case:
-    __slots__ = ("classname", "duration_ms", "message", "name", "status", "stderr", "stdout")
-
-    def __init__(self, name: str, classname: str, duration_ms: int) -> None:
-        self.name = name
-        self.classname = classname
-        self.duration_ms = duration_ms
-        self.status = TestStatus.PASSED
-        self.message: TextBuffer | None = None
-        self.stdout: TextBuffer | None = None
-        self.stderr: TextBuffer | None = None
-
-
 class JUnitParser:
-    """Streaming, hardened JUnit XML parser."""
+    """Streaming, hardened JUnit XML parser.
+
+    Speed (`bench/parse_junit.py`): expat calls back into Python once per element start and end,
+    so those handlers take the shortest path for `<testcase>`, the element that repeats; character
+    data is handed to Python only inside a kept text element (the handler is set when one opens
+    and removed when it closes, so the whitespace between elements never leaves C); a case is
+    counted from its attributes, and built only when the keeper will keep it.
+    """
 
     def __init__(self, *, name: str, runner_type: str, max_cases: int = 10_000) -> None:
         self.name = name
@@ -95,9 +91,14 @@ class JUnitParser:
         self._documents = 0
         self._roots_seen = 0
         self._stack: list[str] = []
-        self._case: _Case | None = None
-        self._text: TextBuffer | None = None
-        self._text_element: str | None = None
+        # The open <testcase>: its attributes (None outside one), status and texts.
+        self._case: dict[str, str] | None = None
+        self._status = _PASSED
+        self._message: TextBuffer | None = None
+        self._stdout: TextBuffer | None = None
+        self._stderr: TextBuffer | None = None
+        self._text_element: str | None = None  # the element whose text is being collected
+        self._durations: dict[str, int] = {}  # `time` attribute -> ms, for the first few distinct ones
         self._root_time: int | None = None
         self._suite_time = 0
         self._suite_time_seen = False
@@ -111,16 +112,24 @@ class JUnitParser:
 
     def feed(self, line: str) -> None:
         """One line of the XML, with or without its trailing newline."""
-        self._feed(line if line.endswith(("\n", "\r")) else line + "\n")
+        if not line.endswith(("\n", "\r")):
+            line += "\n"
+        if self._in_document:  # the usual case, inlined: one Python call per line
+            try:
+                self._parser.Parse(line, False)
+            except (_Refused, _NotJUnit, expat.ExpatError) as exc:
+                self._stopped(exc)
+        else:
+            self._feed(line)
 
     def feed_partial(self, piece: str) -> None:
         """A piece of a line whose end is still to come."""
         self._feed(piece)
 
     def _feed(self, text: str) -> None:
-        if self._refused or (self._broken is not None and self.keeper.total):
-            return
-        if not self._in_document:
+        if not self._in_document:  # (inside a document, nothing was refused or broken)
+            if self._refused or (self._broken is not None and self.keeper.total):
+                return
             if "<" not in text:
                 return
             found = _START.search(text)
@@ -130,12 +139,17 @@ class JUnitParser:
             self._start_document()
         try:
             self._parser.Parse(text, False)
-        except _Refused as exc:
+        except (_Refused, _NotJUnit, expat.ExpatError) as exc:
+            self._stopped(exc)
+
+    def _stopped(self, exc: Exception) -> None:
+        """The parser stopped on `exc`: a refusal, XML that is not JUnit, or an expat error."""
+        if isinstance(exc, _Refused):
             self._fail(str(exc))
             self._refused = True  # never read on after a refusal
-        except _NotJUnit as exc:
+        elif isinstance(exc, _NotJUnit):
             self._fail(str(exc))
-        except expat.ExpatError as exc:
+        elif isinstance(exc, expat.ExpatError):
             if self._documents and not self._stack and self._roots_seen == self._documents:
                 self._in_document = False  # text after a complete document: ignore it
             else:
@@ -152,13 +166,11 @@ class JUnitParser:
         parser.ExternalEntityRefHandler = _refuse_external
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._data
         self._parser = parser
         self._in_document = True
         self._broken = None
         self._stack.clear()
         self._case = None
-        self._text = None
         self._text_element = None
         self._cases_in_document = 0
         self._documents += 1
@@ -168,7 +180,6 @@ class JUnitParser:
         self._parser = None
         self._stack.clear()
         self._case = None
-        self._text = None
         self._text_element = None
         self._broken = reason
 
@@ -176,9 +187,16 @@ class JUnitParser:
 
     def _start(self, tag: str, attrs: dict[str, str]) -> None:
         stack = self._stack
-        if len(stack) >= _MAX_DEPTH:
+        depth = len(stack)
+        if depth >= _MAX_DEPTH:
             raise _Refused(f"XML nested deeper than {_MAX_DEPTH} elements is refused")
-        if not stack:
+        if tag == "testcase" and depth:  # the element that repeats: the shortest path
+            stack.append(tag)
+            self._case = attrs
+            self._status = _PASSED
+            self._message = self._stdout = self._stderr = None
+            return
+        if not depth:
             if tag not in ("testsuites", "testsuite"):
                 raise _NotJUnit(f"not JUnit XML: the root element is <{tag}>")
             self._roots_seen += 1
@@ -187,76 +205,78 @@ class JUnitParser:
             self._suite_time_seen = False
             self._root_attrs(attrs)
         stack.append(tag)
-        if tag == "testcase":
-            self._case = _Case(attrs.get("name", ""), attrs.get("classname", ""), seconds_to_ms(attrs.get("time")))
-            return
-        current = self._case
-        if current is None:
-            if tag == "testsuite" and len(stack) == 2 and "time" in attrs:
+        if self._case is None:
+            if tag == "testsuite" and depth == 1 and "time" in attrs:
                 self._suite_time += seconds_to_ms(attrs.get("time"))
                 self._suite_time_seen = True
             return
         if stack[-2] != "testcase":
             return
         if tag == "failure" or tag == "error":
-            current.status = TestStatus.FAILED if tag == "failure" else TestStatus.ERROR
-            self._begin_text(tag, attrs)
-            current.message = self._text
+            self._status = _FAILED if tag == "failure" else _ERROR
+            self._message = self._begin_text(tag, attrs)
         elif tag == "skipped":
-            if current.status is TestStatus.PASSED:
-                current.status = TestStatus.SKIPPED
-                self._begin_text(tag, attrs)
-                current.message = self._text
+            if self._status is _PASSED:
+                self._status = _SKIPPED
+                self._message = self._begin_text(tag, attrs)
         elif tag == "system-out":
-            self._begin_text(tag, attrs)
-            current.stdout = self._text
+            self._stdout = self._begin_text(tag, attrs)
         elif tag == "system-err":
-            self._begin_text(tag, attrs)
-            current.stderr = self._text
+            self._stderr = self._begin_text(tag, attrs)
 
-    def _begin_text(self, tag: str, attrs: dict[str, str]) -> None:
+    def _begin_text(self, tag: str, attrs: dict[str, str]) -> TextBuffer:
+        """A buffer for the text of `tag`, which from now on receives the character data (until
+        the first end tag of that name, `_end`)."""
         buffer = TextBuffer(OUTPUT_LIMIT if tag.startswith("system-") else MESSAGE_LIMIT)
         message = attrs.get("message")
         if message:
             buffer.add(message + "\n")
-        self._text = buffer
+        self._parser.CharacterDataHandler = buffer.add
         self._text_element = tag
-
-    def _data(self, data: str) -> None:
-        if self._text is not None:
-            self._text.add(data)
+        return buffer
 
     def _end(self, tag: str) -> None:
         stack = self._stack
         if stack:
             stack.pop()
-        if tag == self._text_element and tag in _TEXT_ELEMENTS:
-            self._text = None
+        if tag == "testcase":
+            if self._case is not None:
+                self._finish_case(self._case)
+        elif tag == self._text_element:
+            self._parser.CharacterDataHandler = None
             self._text_element = None
-        if tag == "testcase" and self._case is not None:
-            self._finish_case(self._case)
-            self._case = None
         if not stack:
             self._end_document()
 
-    def _finish_case(self, item: _Case) -> None:
-        keeper = self.keeper
-        keeper.count(item.status, item.duration_ms)
+    def _finish_case(self, attrs: dict[str, str]) -> None:
+        self._case = None
         self._cases_in_document += 1
-        if not keeper.wants(item.status):
+        status = self._status
+        time = attrs.get("time")
+        if time is None:
+            duration_ms = 0
+        else:
+            durations = self._durations
+            known = durations.get(time)
+            if known is None:
+                known = seconds_to_ms(time)
+                if len(durations) < _DURATIONS_CACHED:
+                    durations[time] = known
+            duration_ms = known
+        if not self.keeper.tally(status, duration_ms):
             return  # counted; building the case would be wasted work
-        name, classname = item.name.strip(), item.classname.strip()
+        name, classname = attrs.get("name", "").strip(), attrs.get("classname", "").strip()
         if classname and classname != name and not name.startswith(classname + "."):
             name = f"{classname}.{name}" if name else classname
-        message = item.message.text().strip() if item.message else None
-        keeper.keep(
+        message = self._message.text().strip() if self._message else None
+        self.keeper.keep(
             case(
                 name or "(unnamed test case)",
-                item.status,
-                duration_ms=item.duration_ms,
+                status,
+                duration_ms=duration_ms,
                 error_message=message or None,
-                stdout=item.stdout.text() if item.stdout else None,
-                stderr=item.stderr.text() if item.stderr else None,
+                stdout=self._stdout.text() if self._stdout else None,
+                stderr=self._stderr.text() if self._stderr else None,
             )
         )
 
