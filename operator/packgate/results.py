@@ -1,9 +1,11 @@
 """The result model: one shape for every runner's outcome (the seed's PackTestResult family).
 
-Owns: TestStatus, TestCaseResult, TestSuiteResult, PackTestResult, and the pure arithmetic that
-turns test cases into counts, pass rates and statuses.  Must not: do I/O, or know about Kubernetes,
-kopf or PostgreSQL.  Parsers produce TestSuiteResult; the executor combines suites into a
-PackTestResult; the database stores PackTestResult as JSON.
+Owns: TestCaseResult, TestSuiteResult, PackTestResult, and the arithmetic that turns test cases
+into counts.  The statuses, text limits, `truncate_text`, `pass_rate` and `run_status` live in the
+pydantic-free `packgate.outcomes` (the parsers run on them without loading pydantic) and are
+re-exported here.  Must not: do I/O, or know about Kubernetes, kopf or PostgreSQL.  Parsers
+produce TestSuiteResult; the executor combines suites into a PackTestResult; the database stores
+PackTestResult as JSON.
 
 Text limits: a test case keeps at most `NAME_LIMIT` bytes (UTF-8) of its name, `MESSAGE_LIMIT` of
 its error message and `OUTPUT_LIMIT` of each of its stdout and stderr.  A longer text is cut at a
@@ -16,63 +18,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-NAME_LIMIT = 1024
-"""Bytes (UTF-8) kept of a test case's name."""
+from packgate.outcomes import (
+    MESSAGE_LIMIT,
+    NAME_LIMIT,
+    OUTPUT_LIMIT,
+    RunStatus,
+    TestStatus,
+    pass_rate,
+    run_status,
+    truncate_text,
+    truncation_mark,
+    utf8_len,
+)
 
-MESSAGE_LIMIT = 4096
-"""Bytes (UTF-8) kept of a test case's error message."""
-
-OUTPUT_LIMIT = 16384
-"""Bytes (UTF-8) kept of a test case's stdout, and of its stderr."""
-
-
-def utf8_len(text: str) -> int:
-    """The length of `text` in UTF-8 bytes, without encoding it when it can be avoided."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def truncation_mark(dropped: int, separator: str = "\n") -> str:
-    """What ends a cut text: `\\n... [truncated 12345 bytes]`."""
-    return f"{separator}... [truncated {dropped} bytes]"
-
-
-def truncate_text(text: str, limit: int, *, dropped: int = 0, separator: str = "\n") -> str:
-    """`text` within `limit` UTF-8 bytes.  Unchanged when it fits and nothing was `dropped` before
-    it reached here; else its first bytes, cut at a character boundary, then `truncation_mark`
-    counting every byte not kept (`dropped` included), the whole at most `limit` bytes."""
-    if not dropped and (len(text) * 4 <= limit or utf8_len(text) <= limit):
-        return text
-    encoded = text.encode("utf-8", "surrogatepass")
-    # The mark's own length depends on the count; reserve room for the longest count possible.
-    room = max(0, limit - len(truncation_mark(len(encoded) + dropped, separator)))
-    kept = encoded[:room].decode("utf-8", "ignore")
-    cut = len(encoded) - utf8_len(kept) + dropped
-    return kept + truncation_mark(cut, separator)
-
-
-class TestStatus(StrEnum):
-    """The outcome of one test case."""
-
-    __test__ = False  # not a pytest class
-
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    ERROR = "error"
-
-
-class RunStatus(StrEnum):
-    """The outcome of a suite or of a whole execution."""
-
-    PASSED = "passed"  # no failures, something passed
-    PARTIAL = "partial"  # some passed, some failed
-    FAILED = "failed"  # failures and nothing passed
-    SKIPPED = "skipped"  # nothing executed
-    ERROR = "error"  # a runner errored or produced no recognisable results
+__all__ = [
+    "MESSAGE_LIMIT",
+    "NAME_LIMIT",
+    "OUTPUT_LIMIT",
+    "PackTestResult",
+    "RunStatus",
+    "TestCaseResult",
+    "TestStatus",
+    "TestSuiteResult",
+    "combine",
+    "error_suite",
+    "pass_rate",
+    "run_status",
+    "suite_from_cases",
+    "suite_from_counts",
+    "truncate_text",
+    "truncation_mark",
+    "utf8_len",
+]
 
 
 class _Model(BaseModel):
@@ -149,25 +129,6 @@ class PackTestResult(_Model):
     duration_ms: int = Field(ge=0)
     status: RunStatus
     test_suites: list[TestSuiteResult] = Field(default_factory=list)
-
-
-def pass_rate(passed: int, failed: int) -> float:
-    """passed / (passed + failed); 0.0 when nothing passed or failed."""
-    executed = passed + failed
-    return passed / executed if executed else 0.0
-
-
-def run_status(passed: int, failed: int, *, errored: bool = False) -> RunStatus:
-    """The status of a set of counts: passed, partial, failed, skipped, or error."""
-    if errored:
-        return RunStatus.ERROR
-    if failed and passed:
-        return RunStatus.PARTIAL
-    if failed:
-        return RunStatus.FAILED
-    if passed:
-        return RunStatus.PASSED
-    return RunStatus.SKIPPED
 
 
 def suite_from_counts(
