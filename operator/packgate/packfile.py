@@ -1,9 +1,10 @@
 """The Attune-style `pack.yaml` of a pack directory, and its translation into a Pack and a ConfigMap.
 
-Owns: the typed model of `pack.yaml` (its `testing:` section, as the seed writes it), the
-translation of that section into a Pack `spec` (camelCase, runners named by their runtime key),
-and the packing of a pack directory into ConfigMap `data`/`binaryData` with the key → path
-mapping the operator needs to lay the files out again (annotation `packgate.dev/paths`).
+Owns: the typed model of `pack.yaml` (its `testing:` section, as the seed writes it, and its
+`depends_on:` list), the translation into a Pack `spec` (camelCase, runners named by their
+runtime key, dependencies by their Pack name), and the packing of a pack directory into
+ConfigMap `data`/`binaryData` with the key → path mapping the operator needs to lay the files
+out again (annotation `packgate.dev/paths`).
 
 Must not: import kopf or the Kubernetes client, or talk to a cluster.  Everything here is pure on
 plain data except the two thin readers, `load_packfile` and `read_pack_files`.
@@ -35,6 +36,7 @@ from packgate.api.spec import (
     source_url,
 )
 from packgate.errors import InvalidPack
+from packgate.reconcile.semver import parse_range
 
 PACKFILE = "pack.yaml"
 PATHS_ANNOTATION = f"{GROUP}/paths"
@@ -161,6 +163,40 @@ class PackTesting(_Strict):
         return None
 
 
+class PackFileDependency(_Strict):
+    """One entry of `depends_on`: another pack of the namespace, by its Pack name or its ref (made
+    a Pack name as `packgate manifest` names Packs: `net_tools` → `net-tools`), and the semver
+    range its active version must be in."""
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+
+    @field_validator("name", "version", mode="before")
+    @classmethod
+    def _scalar_as_text(cls, value: Any) -> Any:
+        return _scalar_text(value) if isinstance(value, int | float) else value
+
+    @field_validator("name")
+    @classmethod
+    def _has_a_name(cls, value: str) -> str:
+        if not re.search(r"[a-zA-Z0-9]", value):
+            raise ValueError(f"{value!r} names no pack (use its ref or its Pack name)")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver_range(cls, value: str) -> str:
+        try:
+            parse_range(value)
+        except InvalidPack as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @property
+    def pack_name(self) -> str:
+        return dns_name(self.name)
+
+
 class PackFile(BaseModel):
     """An Attune-style pack.yaml.  Keys Packgate does not use (actions, sensors, ...) are ignored."""
 
@@ -171,6 +207,7 @@ class PackFile(BaseModel):
     description: str | None = None
     version: str = Field(min_length=1)
     testing: PackTesting | None = None
+    depends_on: list[PackFileDependency] = Field(default_factory=list)
 
     @field_validator("ref", "version", "label", "description", mode="before")
     @classmethod
@@ -280,12 +317,15 @@ def to_pack_spec(packfile: PackFile, *, images: Mapping[str, str], config_map_na
     if testing.dependencies is not None:
         sources = {"pipIndexUrl": testing.dependencies.pip_index_url, "npmRegistry": testing.dependencies.npm_registry}
         spec_testing["dependencies"] = {k: v for k, v in sources.items() if v}
-    return {
+    spec: dict[str, Any] = {
         "ref": packfile.ref,
         "version": packfile.version,
         "source": {"configMap": {"name": config_map_name}},
         "testing": spec_testing,
     }
+    if packfile.depends_on:
+        spec["dependsOn"] = [{"name": d.pack_name, "version": d.version} for d in packfile.depends_on]
+    return spec
 
 
 # --- pack directory → ConfigMap ------------------------------------------------------------------

@@ -149,3 +149,35 @@ def test_pack_without_testing_is_one_line(tmp_path: Path) -> None:
         2,
         "packgate manifest: pack.yaml has no testing section; add one or set skipTests\n",
     )
+
+
+def test_net_tools_depends_on_net_base_and_core() -> None:
+    """packs/net-tools' depends_on becomes the Pack's spec.dependsOn, net_base by its Pack name."""
+    _, pack = manifest(PACKS / "net-tools")
+    assert pack["spec"]["dependsOn"] == [
+        {"name": "net-base", "version": ">=1.2.0 <2.0.0"},
+        {"name": "core", "version": "^1.0.0"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            "[{name: dep, version: '^1'}]",
+            "packgate manifest: pack.yaml: depends_on names the pack itself (Pack dep)\n",
+        ),
+        (
+            "[{name: core, version: '^1'}, {name: core, version: '^2'}]",
+            "packgate manifest: spec.dependsOn: each Pack may be named once: core\n",
+        ),
+    ],
+    ids=["itself", "twice"],
+)
+def test_bad_depends_on_is_one_line(tmp_path: Path, entries: str, message: str) -> None:
+    """A pack.yaml naming the pack itself, or a Pack twice, is exit 2 and one line (the CRD
+    would refuse the Pack)."""
+    runners = "testing:\n  runners:\n    shell: {type: script, entry_point: t.sh}\n"
+    (tmp_path / "pack.yaml").write_text(f"ref: dep\nversion: '1'\ndepends_on: {entries}\n{runners}")
+    done = packgate("manifest", tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message)

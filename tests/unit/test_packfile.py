@@ -207,6 +207,21 @@ def test_numeric_version_and_unknown_top_level_keys() -> None:
         ),
         (with_testing(min_pass_rate=1.5), "pack.yaml: testing.min_pass_rate: Input should be less than or equal to 1"),
         (["not", "a", "mapping"], "pack.yaml: expected a mapping at the top level"),
+        (
+            dict(SEED, depends_on=[{"name": "core", "version": "latest"}]),
+            "pack.yaml: depends_on.0.version: version range 'latest': 'latest' is not a version or comparator "
+            "(e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0, 1.x, 1.2.3 - 2.0.0)",
+        ),
+        (
+            dict(SEED, depends_on=[{"name": "--", "version": "^1"}]),
+            "pack.yaml: depends_on.0.name: '--' names no pack (use its ref or its Pack name)",
+        ),
+        (dict(SEED, depends_on=[{"name": "core"}]), "pack.yaml: depends_on.0.version: Field required"),
+        (
+            dict(SEED, depends_on=[{"name": "core", "version": "^1", "optional": True}]),
+            "pack.yaml: depends_on.0: unknown key 'optional'",
+        ),
+        (dict(SEED, depends_on="core"), "pack.yaml: depends_on: Input should be a valid list"),
     ],
 )
 def test_invalid_pack_yaml_is_one_line(raw: Any, expected: str) -> None:
@@ -233,6 +248,16 @@ def test_load_packfile_errors(tmp_path: Path) -> None:
     assert all("\n" not in m for m in messages)
 
 
+def test_depends_on_becomes_spec_depends_on_by_pack_name() -> None:
+    """pack.yaml's depends_on becomes spec.dependsOn in order: a ref is made the Pack name that
+    `packgate manifest` gives it, a YAML number as range becomes text; none gives no field."""
+    raw = dict(SEED, depends_on=[{"name": "net_base", "version": ">=1.2.0 <2.0.0"}, {"name": "core", "version": 1}])
+    spec = to_pack_spec(parse_packfile(raw), images=IMAGES, config_map_name="x-pack")
+    assert spec["dependsOn"] == [{"name": "net-base", "version": ">=1.2.0 <2.0.0"}, {"name": "core", "version": "1"}]
+    assert [(d.name, d.version) for d in load_spec(spec).depends_on] == [("net-base", ">=1.2.0 <2.0.0"), ("core", "1")]
+    assert "dependsOn" not in to_pack_spec(parse_packfile(SEED), images=IMAGES, config_map_name="x-pack")
+
+
 def test_example_packs_load() -> None:
     """Every example pack's pack.yaml loads and translates into a spec the operator accepts."""
     refs = {}
@@ -244,8 +269,12 @@ def test_example_packs_load() -> None:
         "broken": "broken",
         "core": "core",
         "junit-report": "junit_report",
+        "net-base": "net_base",
+        "net-tools": "net_tools",
         "node-utils": "node_utils",
+        "semver-gate": "semver_gate",
         "text-tools": "text_tools",
+        "yaml-config": "yaml_config",
     }
 
 

@@ -60,6 +60,8 @@ def render(
     config_map_name = f"{pack_name}-pack"
     spec = to_pack_spec(packfile, images=images, config_map_name=config_map_name)
     load_spec(spec)  # the operator's own validation: never print a Pack it would reject
+    if any(d["name"] == pack_name for d in spec.get("dependsOn", [])):  # as the CRD's rule does
+        raise InvalidPack(f"pack.yaml: depends_on names the pack itself (Pack {pack_name})")
     data, binary_data, paths = config_map_for(directory)
 
     labels = {"app.kubernetes.io/managed-by": "packgate", f"{GROUP}/pack": pack_name}
