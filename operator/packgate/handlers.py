@@ -29,7 +29,7 @@ from aiohttp import web
 
 from packgate import metrics
 from packgate.api.spec import GROUP, PLURAL, VERSION
-from packgate.delivery import DeliveryWorker
+from packgate.delivery import DeliveryOptions, DeliveryWorker
 from packgate.errors import (
     Conflict,
     DatabaseError,
@@ -152,7 +152,13 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if recorder.configured:
             # Every replica drains the webhook outbox (standby ones too: the outbox's claims keep
             # replicas apart); without a database there is no outbox.
-            worker = DeliveryWorker(recorder.database, KubeWebhookDirectory(kube), lost=recorder.lost)
+            options = DeliveryOptions(
+                poll_seconds=ours.webhook_poll_seconds,
+                timeout_seconds=ours.webhook_timeout_seconds,
+                retry_base_seconds=ours.webhook_retry_base_seconds,
+                retry_max_seconds=ours.webhook_retry_max_seconds,
+            )
+            worker = DeliveryWorker(recorder.database, KubeWebhookDirectory(kube), options, lost=recorder.lost)
             runtime.deliveries = asyncio.create_task(worker.run(runtime.stop_deliveries))
         runtime.ready = True
         log.info("Packgate started (namespaces: %s)", ", ".join(ours.namespaces) or "all")

@@ -155,6 +155,24 @@ class Settings(BaseSettings):
     peering: str | None = Field(
         default="packgate", description="kopf peering name for a standby replica; empty disables peering."
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Each PackWebhook POST's total timeout (connect, send, answer)."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Delay after a PackWebhook delivery's first failed attempt; it doubles with each further one.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=600.0, gt=0, description="The longest delay between two attempts of one PackWebhook delivery."
+    )
+    webhook_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often an idle delivery worker looks for PackWebhook events due (at most the delay between "
+        "a verdict and its first delivery attempt).",
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod

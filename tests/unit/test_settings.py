@@ -190,3 +190,19 @@ def test_client_calls_get_a_pool_of_api_workers() -> None:
         assert pool._max_workers == 3
     finally:
         pool.shutdown()
+
+
+def test_webhook_delivery_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PackWebhook delivery: 10 s timeout, 5 s doubling to 600 s, a 2 s poll by default; each from
+    its PACKGATE_WEBHOOK_* variable, and a non-positive one is a one-line error."""
+    defaults = load_settings()
+    assert (defaults.webhook_timeout_seconds, defaults.webhook_retry_base_seconds, defaults.webhook_retry_max_seconds,
+            defaults.webhook_poll_seconds) == (10.0, 5.0, 600.0, 2.0)
+    monkeypatch.setenv("PACKGATE_WEBHOOK_RETRY_BASE_SECONDS", "0.5")
+    monkeypatch.setenv("PACKGATE_WEBHOOK_POLL_SECONDS", "0.2")
+    tuned = load_settings()
+    assert (tuned.webhook_retry_base_seconds, tuned.webhook_poll_seconds) == (0.5, 0.2)
+    monkeypatch.setenv("PACKGATE_WEBHOOK_TIMEOUT_SECONDS", "0")
+    with pytest.raises(InvalidSetting) as caught:
+        load_settings()
+    assert str(caught.value) == "invalid setting PACKGATE_WEBHOOK_TIMEOUT_SECONDS: Input should be greater than 0"
