@@ -129,12 +129,16 @@ def test_server_accepts_every_object(
 
 
 def test_samples_validate_against_the_pack_crd(cluster: Any, crds: list[str], namespace: str, tmp_path: Path) -> None:
-    """Each sample Pack (and its ConfigMap) passes the CRD's schema and CEL rules."""
+    """Each sample Pack (and its ConfigMap), and the sample PackWebhook (and its Secret), passes the
+    CRDs' schema and CEL rules."""
     objects = render("manifests/samples")
     lines = dry_run_apply(cluster, objects, tmp_path / "samples.yaml", namespace)
+    kinds = {"ConfigMap": "configmap", "Secret": "secret", "Pack": "pack.packgate.dev",
+             "PackWebhook": "packwebhook.packgate.dev"}
     assert sorted(line.split()[0] for line in lines) == sorted(
-        f"{'configmap' if o['kind'] == 'ConfigMap' else 'pack.packgate.dev'}/{o['metadata']['name']}" for o in objects
+        f"{kinds[o['kind']]}/{o['metadata']['name']}" for o in objects
     )
+    assert "PackWebhook" in {o["kind"] for o in objects}
     assert [line for line in lines if not line.endswith("(server dry run)")] == []
 
 
