@@ -2,10 +2,12 @@
 
 Owns: reading a file (or stdin) as a stream — binary-safe, decoded as UTF-8 with errors replaced,
 in bounded pieces so even a 100 MB line never sits in memory — feeding it to a parser from
-`packgate.parsing`, and printing the TestSuiteResult as JSON.  Exit 0 with the JSON on stdout;
-exit 1 with ONE line on stderr (never a traceback) when the input cannot be read or holds nothing
+`packgate.parsing`, and printing the TestSuiteResult as JSON (the parser's `summary().to_json()`:
+the model's JSON, written without importing pydantic).  Exit 0 with the JSON on stdout; exit 1
+with ONE line on stderr (never a traceback) when the input cannot be read or holds nothing
 recognisable.
-Must not: import kopf, the Kubernetes client or asyncpg, or anything that does.
+Must not: import kopf, the Kubernetes client or asyncpg, or anything that does; nor pydantic
+(whole-process time, bench/parse_junit.py).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             with open(path, "rb") as stream:
                 _feed(stream, parser)
-        suite = parser.result()
+        suite = parser.summary()
     except ParseError as exc:
         print(f"packgate parse: {path}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"packgate parse: {path}: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     try:
-        sys.stdout.write(suite.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(suite.to_json() + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (| head): not our error, and no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,14 +1,17 @@
 """Test-output parsing: a runner's output, streamed line by line, into a TestSuiteResult.
 
 Owns the public API the operator and the local runner use: `ResultFormat`, `LineParser`,
-`make_parser`, `parse_lines` and `LineSplitter`.  One pure module per format (`simple`, `tap`, `junit`,
+`SuiteParser` (a LineParser that also gives a pydantic-free `ParsedSuite`), `make_parser`,
+`parse_lines` and `LineSplitter`.  One pure module per format (`simple`, `tap`, `junit`,
 `unittest`, `pytest`) and `detect` for auto-detection.
 Must not: do I/O, or import kopf, the Kubernetes client, asyncpg or anything of packgate but
-`results` and `errors` (so `packgate parse` stays light and the parsers stay pure).
+`outcomes`, `results` and `errors` (so `packgate parse` stays light and the parsers stay pure);
+import pydantic (`results`) before a `result()` is asked for: `packgate parse` prints
+`summary().to_json()` and never loads it.
 
 Every parser is incremental and bounded: it never needs the whole input, keeps at most
 `max_cases` test cases (failing ones first; the counts always cover every case), keeps at most
-4 KiB of each error message and 16 KiB of each stdout and stderr (`results.MESSAGE_LIMIT`,
+4 KiB of each error message and 16 KiB of each stdout and stderr (`outcomes.MESSAGE_LIMIT`,
 `OUTPUT_LIMIT`; a cut text ends with `... [truncated N bytes]`), and 64 KiB of one line.
 `LineSplitter` turns text arriving in chunks into the lines and pieces the parsers take.  `result()` raises
 ParseError (a one-line message) when nothing recognisable was fed.  Counts always add up:
@@ -19,18 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from packgate.parsing._common import LINE_LIMIT, LineSplitter
+from packgate.parsing._common import LINE_LIMIT, LineSplitter, ParsedSuite
 from packgate.parsing.detect import AutoParser
 from packgate.parsing.junit import JUnitParser
 from packgate.parsing.pytest import PytestParser
 from packgate.parsing.simple import SimpleParser
 from packgate.parsing.tap import TapParser
 from packgate.parsing.unittest import UnittestParser
-from packgate.results import TestSuiteResult
 
-__all__ = ["LINE_LIMIT", "LineParser", "LineSplitter", "ResultFormat", "make_parser", "parse_lines"]
+if TYPE_CHECKING:
+    from packgate.results import TestSuiteResult
+
+__all__ = [
+    "LINE_LIMIT",
+    "LineParser",
+    "LineSplitter",
+    "ParsedSuite",
+    "ResultFormat",
+    "SuiteParser",
+    "make_parser",
+    "parse_lines",
+]
 
 
 class ResultFormat(StrEnum):
@@ -59,6 +73,15 @@ class LineParser(Protocol):
         """The suite read so far; raises ParseError if nothing recognisable was fed."""
 
 
+@runtime_checkable
+class SuiteParser(LineParser, Protocol):
+    """A parser of this package: a LineParser that also gives what it read without pydantic."""
+
+    def summary(self) -> ParsedSuite:
+        """The suite read so far as a ParsedSuite (`result()` is its `model()`); raises
+        ParseError if nothing recognisable was fed."""
+
+
 _AnyParser = AutoParser | JUnitParser | PytestParser | SimpleParser | TapParser | UnittestParser
 _PARSERS: dict[ResultFormat, type[_AnyParser]] = {
     ResultFormat.AUTO: AutoParser,
@@ -70,7 +93,7 @@ _PARSERS: dict[ResultFormat, type[_AnyParser]] = {
 }
 
 
-def make_parser(fmt: ResultFormat | str, *, name: str, runner_type: str, max_cases: int = 10_000) -> LineParser:
+def make_parser(fmt: ResultFormat | str, *, name: str, runner_type: str, max_cases: int = 10_000) -> SuiteParser:
     """A fresh parser for `fmt` ("auto" detects the format).  ValueError for an unknown format."""
     try:
         chosen = ResultFormat(fmt)

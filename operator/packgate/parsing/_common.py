@@ -1,27 +1,37 @@
-"""Shared pieces of the test-output parsers: bounded case keeping, text truncation, ANSI stripping,
-line splitting.
+"""Shared pieces of the test-output parsers: what a parser read (`ParsedCase`, `ParsedSuite`),
+bounded case keeping, text truncation, ANSI stripping, line splitting.
 
-Owns: `CaseKeeper` (counts every case, keeps at most `max_cases` of them, preferring failing ones),
-`clip` and `TextBuffer` (bounded text, cut the way `results.truncate_text` cuts it), `strip_ansi`,
+Owns: `ParsedCase` and `ParsedSuite` (a parser's result before it becomes the pydantic
+`TestSuiteResult`: `model()` makes it, `to_json()` writes that model's JSON without pydantic),
+`CaseKeeper` (counts every case, keeps at most `max_cases` of them, preferring failing ones),
+`clip` and `TextBuffer` (bounded text, cut the way `truncate_text` cuts it), `strip_ansi`,
 `LineAssembler` (joins pieces of one over-long line, bounded) and `LineSplitter` (text arriving in
 chunks into lines and bounded pieces, in linear time).
-Must not: do I/O or import anything of packgate but `results` and `errors`.
+Must not: do I/O or import anything of packgate but `outcomes`, `results` and `errors`; import
+`results` (pydantic) at module level: only `ParsedSuite.model()` does, when called, so
+`packgate parse`, which prints `to_json()`, never loads pydantic.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, NamedTuple
 
-from packgate.results import (
+from packgate.outcomes import (
     MESSAGE_LIMIT,
-    TestCaseResult,
+    NAME_LIMIT,
+    OUTPUT_LIMIT,
+    RunStatus,
     TestStatus,
-    TestSuiteResult,
-    suite_from_counts,
+    run_status,
     truncate_text,
     utf8_len,
 )
+
+if TYPE_CHECKING:
+    from packgate.results import TestSuiteResult
 
 TEXT_LIMIT = MESSAGE_LIMIT
 """Bytes kept of one error message (stdout and stderr: `OUTPUT_LIMIT`)."""
@@ -155,6 +165,18 @@ class LineSplitter:
         return [last]
 
 
+class ParsedCase(NamedTuple):
+    """One test case as a parser read it, its texts already within the limits `TestCaseResult`
+    applies (so making the model from it changes nothing); build it with `case`."""
+
+    name: str
+    status: TestStatus
+    duration_ms: int
+    error_message: str | None
+    stdout: str | None
+    stderr: str | None
+
+
 def case(
     name: str,
     status: TestStatus,
@@ -163,20 +185,22 @@ def case(
     error_message: str | None = None,
     stdout: str | None = None,
     stderr: str | None = None,
-) -> TestCaseResult:
-    """A TestCaseResult; the model bounds every text field (`results.truncate_text`)."""
-    return TestCaseResult(
-        name=name,
-        status=status,
-        duration_ms=max(0, duration_ms),
-        error_message=error_message,
-        stdout=stdout,
-        stderr=stderr,
+) -> ParsedCase:
+    """A ParsedCase, every text bounded as `TestCaseResult` bounds it (`truncate_text`: the name
+    to `NAME_LIMIT` with a space before the mark, the message to `MESSAGE_LIMIT`, stdout and
+    stderr to `OUTPUT_LIMIT`)."""
+    return ParsedCase(
+        truncate_text(name, NAME_LIMIT, separator=" "),
+        status,
+        max(0, duration_ms),
+        None if error_message is None else truncate_text(error_message, MESSAGE_LIMIT),
+        None if stdout is None else truncate_text(stdout, OUTPUT_LIMIT),
+        None if stderr is None else truncate_text(stderr, OUTPUT_LIMIT),
     )
 
 
-def with_message(item: TestCaseResult, message: str | None) -> TestCaseResult:
-    """`item` with another error message, bounded like every case's (`model_copy` would skip that)."""
+def with_message(item: ParsedCase, message: str | None) -> ParsedCase:
+    """`item` with another error message, bounded like every case's."""
     return case(
         item.name,
         item.status,
@@ -185,6 +209,91 @@ def with_message(item: TestCaseResult, message: str | None) -> TestCaseResult:
         stdout=item.stdout,
         stderr=item.stderr,
     )
+
+
+def _json_text(text: str | None) -> str:
+    return "null" if text is None else encode_basestring(text)
+
+
+class ParsedSuite(NamedTuple):
+    """One runner's results as a parser read them: counts that add up, the status `run_status`
+    gives them, the kept cases.  `model()` is the TestSuiteResult; `to_json()` is that model's
+    `model_dump_json(indent=2)`, byte for byte (a test holds the two together), written without
+    pydantic."""
+
+    name: str
+    runner_type: str
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    duration_ms: int
+    status: RunStatus
+    cases: list[ParsedCase]
+    error: str | None
+
+    def model(self) -> TestSuiteResult:
+        """The validated TestSuiteResult (imports pydantic, on first use)."""
+        from packgate.results import TestCaseResult, suite_from_counts
+
+        return suite_from_counts(
+            self.name,
+            self.runner_type,
+            passed=self.passed,
+            failed=self.failed,
+            skipped=self.skipped,
+            duration_ms=self.duration_ms,
+            cases=[
+                TestCaseResult(
+                    name=item.name,
+                    status=item.status,
+                    duration_ms=item.duration_ms,
+                    error_message=item.error_message,
+                    stdout=item.stdout,
+                    stderr=item.stderr,
+                )
+                for item in self.cases
+            ],
+            error=self.error,
+        )
+
+    def to_json(self) -> str:
+        """`self.model().model_dump_json(indent=2)`, without building the model: the suite's fields
+        in the model's order, its unset optional fields (reason, job_name, exit_code) null."""
+        cases = "[]"
+        if self.cases:
+            cases = (
+                "[\n"
+                + ",\n".join(
+                    "    {\n"
+                    f'      "name": {encode_basestring(item.name)},\n'
+                    f'      "status": "{item.status.value}",\n'
+                    f'      "duration_ms": {item.duration_ms},\n'
+                    f'      "error_message": {_json_text(item.error_message)},\n'
+                    f'      "stdout": {_json_text(item.stdout)},\n'
+                    f'      "stderr": {_json_text(item.stderr)}\n'
+                    "    }"
+                    for item in self.cases
+                )
+                + "\n  ]"
+            )
+        return (
+            "{\n"
+            f'  "name": {encode_basestring(self.name)},\n'
+            f'  "runner_type": {encode_basestring(self.runner_type)},\n'
+            f'  "total": {self.total},\n'
+            f'  "passed": {self.passed},\n'
+            f'  "failed": {self.failed},\n'
+            f'  "skipped": {self.skipped},\n'
+            f'  "duration_ms": {self.duration_ms},\n'
+            f'  "status": "{self.status.value}",\n'
+            f'  "test_cases": {cases},\n'
+            f'  "error": {_json_text(self.error)},\n'
+            '  "reason": null,\n'
+            '  "job_name": null,\n'
+            '  "exit_code": null\n'
+            "}"
+        )
 
 
 def _is_failing(status: TestStatus) -> bool:
@@ -205,14 +314,14 @@ class CaseKeeper:
     skipped: int = 0
     duration_ms: int = 0
     _seq: int = 0
-    _failing: list[tuple[int, TestCaseResult]] = field(default_factory=list)
-    _others: list[tuple[int, TestCaseResult]] = field(default_factory=list)
+    _failing: list[tuple[int, ParsedCase]] = field(default_factory=list)
+    _others: list[tuple[int, ParsedCase]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.passed + self.failed + self.skipped
 
-    def add(self, item: TestCaseResult) -> None:
+    def add(self, item: ParsedCase) -> None:
         """Count `item` and keep it if the bound allows."""
         self.count(item.status, item.duration_ms)
         self.keep(item)
@@ -247,7 +356,7 @@ class CaseKeeper:
             return True
         return _is_failing(status) and bool(self._others)
 
-    def keep(self, item: TestCaseResult) -> None:
+    def keep(self, item: ParsedCase) -> None:
         """Keep `item` (without counting it) if the bound allows."""
         self._seq += 1
         full = len(self._failing) + len(self._others) >= self.max_cases
@@ -260,7 +369,7 @@ class CaseKeeper:
         elif not full:
             self._others.append((self._seq, item))
 
-    def cases(self) -> list[TestCaseResult]:
+    def cases(self) -> list[ParsedCase]:
         """The kept cases, in the order they were added."""
         return [c for _, c in sorted(self._failing + self._others, key=lambda pair: pair[0])]
 
@@ -276,19 +385,23 @@ def build_suite(
     failed: int,
     skipped: int,
     duration_ms: int,
-    cases: list[TestCaseResult],
+    cases: list[ParsedCase],
     error: str | None = None,
-) -> TestSuiteResult:
-    """A TestSuiteResult whose counts add up and whose status follows `run_status`."""
-    return suite_from_counts(
+) -> ParsedSuite:
+    """A ParsedSuite whose counts add up and whose status follows `run_status`."""
+    passed, failed, skipped = max(0, passed), max(0, failed), max(0, skipped)
+    error = clip(error, 1024)
+    return ParsedSuite(
         name,
         runner_type,
-        passed=max(0, passed),
-        failed=max(0, failed),
-        skipped=max(0, skipped),
-        duration_ms=max(0, duration_ms),
-        cases=cases,
-        error=clip(error, 1024),
+        passed + failed + skipped,
+        passed,
+        failed,
+        skipped,
+        max(0, duration_ms),
+        run_status(passed, failed, errored=error is not None),
+        cases,
+        error,
     )
 
 
@@ -332,3 +445,11 @@ class LineOriented:
     def confidence(self) -> int:
         """How sure this parser is that the output was its format: 0 (not at all) to 100."""
         raise NotImplementedError
+
+    def summary(self) -> ParsedSuite:
+        """What was read so far; raises ParseError if nothing recognisable was fed."""
+        raise NotImplementedError
+
+    def result(self) -> TestSuiteResult:
+        """`summary()` as the validated TestSuiteResult."""
+        return self.summary().model()

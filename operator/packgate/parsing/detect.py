@@ -3,7 +3,8 @@
 Owns: `AutoParser`, which feeds every line to one parser of each format at once (each streaming
 and bounded, so detection needs no look-ahead and never holds the input) and, at the end, asks
 the most confident one for the result.
-Must not: do I/O, or import anything of packgate but `results` and `errors`.
+Must not: do I/O, or import anything of packgate but `outcomes`, `errors` and `parsing` (pydantic
+only through `result()`: `_common.ParsedSuite.model`).
 
 Confidence, highest first: a complete JUnit XML document (100); a pytest or unittest final
 summary, a TAP stream with a `TAP version` line or a `Bail out!` (90); the simple summary (85);
@@ -14,22 +15,25 @@ or npm noise before, shell chatter after) are ignored by every parser.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packgate.errors import ParseError
+from packgate.parsing._common import ParsedSuite
 from packgate.parsing.junit import JUnitParser
 from packgate.parsing.pytest import PytestParser
 from packgate.parsing.simple import SimpleParser
 from packgate.parsing.tap import TapParser
 from packgate.parsing.unittest import UnittestParser
-from packgate.results import TestSuiteResult
+
+if TYPE_CHECKING:
+    from packgate.results import TestSuiteResult
 
 
 class _Candidate(Protocol):
     def feed(self, line: str) -> None: ...
     def feed_partial(self, piece: str) -> None: ...
     def confidence(self) -> int: ...
-    def result(self) -> TestSuiteResult: ...
+    def summary(self) -> ParsedSuite: ...
 
 
 ORDER = ("junit", "pytest", "unittest", "tap", "simple")
@@ -70,6 +74,11 @@ class AutoParser:
         return max(parser.confidence() for _, parser in self._candidates)
 
     def result(self) -> TestSuiteResult:
+        """`summary()` as the validated TestSuiteResult."""
+        return self.summary().model()
+
+    def summary(self) -> ParsedSuite:
+        """The most confident parser's summary; ParseError when no parser recognised anything."""
         ranked = sorted(
             ((parser.confidence(), -i, parser) for i, (_, parser) in enumerate(self._candidates)),
             key=lambda item: (item[0], item[1]),
@@ -79,7 +88,7 @@ class AutoParser:
             if score <= 0:
                 break
             try:
-                return parser.result()
+                return parser.summary()
             except ParseError:
                 continue
         raise ParseError(

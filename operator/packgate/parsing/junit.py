@@ -3,7 +3,7 @@
 Owns: reading `<testsuites>` or a single `<testsuite>` root (testsuites nested to any depth) from
 a stream, incrementally, with bounded memory, and turning every `<testcase>` into a case.
 Must not: do I/O, expand entities, resolve external entities, or process a DTD; import anything
-of packgate but `results` and `errors`.
+of packgate but `outcomes`, `results` (only when `result()` is asked for) and `errors`.
 
 Safety: the XML goes through expat directly (the engine defusedxml wraps) with the same
 protections defusedxml applies: any DOCTYPE is refused (so no internal entity can be declared,
@@ -36,12 +36,15 @@ Decisions:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from packgate.errors import ParseError
-from packgate.parsing._common import CaseKeeper, TextBuffer, build_suite, case, seconds_to_ms
-from packgate.results import MESSAGE_LIMIT, OUTPUT_LIMIT, TestStatus, TestSuiteResult
+from packgate.outcomes import MESSAGE_LIMIT, OUTPUT_LIMIT, TestStatus
+from packgate.parsing._common import CaseKeeper, ParsedSuite, TextBuffer, build_suite, case, seconds_to_ms
+
+if TYPE_CHECKING:
+    from packgate.results import TestSuiteResult
 
 _START = re.compile(r"<\?xml|<testsuites?[\s>/]")
 _MAX_DEPTH = 256
@@ -316,6 +319,11 @@ class JUnitParser:
         return 100 if self._recognised() else 0
 
     def result(self) -> TestSuiteResult:
+        """`summary()` as the validated TestSuiteResult."""
+        return self.summary().model()
+
+    def summary(self) -> ParsedSuite:
+        """What was read so far; raises ParseError if nothing recognisable was fed."""
         keeper = self.keeper
         error = None
         if self._in_document and self._stack:

@@ -4,7 +4,8 @@ Owns: the final summary line (`==== 3 failed, 10 passed, 2 skipped, 1 xfailed in
 the same without the `=` rule under -q), verbose result lines (`path::test PASSED [ 50%]`, also
 pytest-xdist's `[gw0] [ 50%] PASSED path::test`), and the short test summary lines
 (`FAILED path::test - message`, and with -rA `PASSED`/`XFAIL`/`XPASS` too).
-Must not: do I/O, or import anything of packgate but `results` and `errors`.
+Must not: do I/O, or import anything of packgate but `outcomes`, `errors` and `parsing` (pydantic
+only through `result()`: `_common.ParsedSuite.model`).
 
 Decisions:
 - Counts come from the final summary line: passed = passed + xpassed (a non-strict xpass is a
@@ -23,8 +24,16 @@ from __future__ import annotations
 import re
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, build_suite, case, seconds_to_ms, strip_ansi, with_message
-from packgate.results import TestStatus, TestSuiteResult
+from packgate.outcomes import TestStatus
+from packgate.parsing._common import (
+    LineOriented,
+    ParsedSuite,
+    build_suite,
+    case,
+    seconds_to_ms,
+    strip_ansi,
+    with_message,
+)
 
 _WORDS = "failed|passed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun|subtests? [a-z]+"
 _SUMMARY = re.compile(
@@ -135,7 +144,7 @@ class PytestParser(LineOriented):
             return 90
         return 50 if self._verbose_seen else 0
 
-    def result(self) -> TestSuiteResult:
+    def summary(self) -> ParsedSuite:
         if not self._sessions and not self._verbose_seen:
             raise ParseError("no pytest summary line ('== N passed ... in X.XXs ==') found in the output")
         keeper = self.keeper

@@ -7,7 +7,7 @@
 
 Owns: recognising these lines (ANSI colours stripped, keys case-insensitive, any order after the
 `Total Tests:` line) anywhere in a log.  Must not: do I/O, or import anything of packgate but
-`results` and `errors`.
+`outcomes`, `errors` and `parsing` (pydantic only through `result()`: `_common.ParsedSuite.model`).
 
 Decisions:
 - The format lists no test names, so the suite has no test cases, only counts.
@@ -23,8 +23,7 @@ import re
 from dataclasses import dataclass
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, build_suite, strip_ansi
-from packgate.results import TestSuiteResult
+from packgate.parsing._common import LineOriented, ParsedSuite, build_suite, strip_ansi
 
 _FIELD = re.compile(r"^[^\w]*(total tests|passed|failed|skipped)\s*:\s*(\d{1,12})[^\w]*$", re.IGNORECASE)
 
@@ -93,7 +92,7 @@ class SimpleParser(LineOriented):
         blocks = self._pending()[0]
         return 85 if blocks else 0
 
-    def result(self) -> TestSuiteResult:
+    def summary(self) -> ParsedSuite:
         blocks, passed, failed, skipped = self._pending()
         if not blocks:
             raise ParseError("no 'Total Tests:' / 'Passed:' / 'Failed:' summary found in the output")

@@ -3,7 +3,8 @@
 Owns: plans, test points (`ok` / `not ok`, with or without number and description), the SKIP and
 TODO directives, nested subtests (indented, with or without TAP 14's `# Subtest:` header), YAML
 diagnostic blocks (`---` ... `...`), comment diagnostics after a failing point, and `Bail out!`.
-Must not: do I/O, or import anything of packgate but `results` and `errors`.
+Must not: do I/O, or import anything of packgate but `outcomes`, `errors` and `parsing` (pydantic
+only through `result()`: `_common.ParsedSuite.model`).
 
 Decisions:
 - Subtests are counted at the LEAVES only: a test point preceded by a more indented block of test
@@ -33,8 +34,8 @@ import re
 from dataclasses import dataclass
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case, strip_ansi
-from packgate.results import TestStatus, TestSuiteResult
+from packgate.outcomes import TestStatus
+from packgate.parsing._common import LineOriented, ParsedSuite, TextBuffer, build_suite, case, strip_ansi
 
 _POINT = re.compile(r"(not ok|ok)(?=\s|$)\s*(\d+)?\s*(.*)$")
 _PLAN = re.compile(r"1\.\.(\d{1,12})\s*(?:#\s*(.*))?$")
@@ -261,7 +262,7 @@ class TapParser(LineOriented):
             return 40
         return 0
 
-    def result(self) -> TestSuiteResult:
+    def summary(self) -> ParsedSuite:
         self._finish_pending()
         self._yaml_indent = None
         if not self._points and not self._plans and self._bail is None:

@@ -3,8 +3,8 @@
 Owns: the `Ran N tests in X.XXXs` line and the `OK` / `FAILED (failures=1, errors=1, skipped=2,
 expected failures=1, unexpected successes=1)` line after it (the counts), verbose lines
 `test_x (mod.Class.test_x) ... ok` (the cases), and the `FAIL:` / `ERROR:` blocks with their
-tracebacks (the error messages).  Must not: do I/O, or import anything of packgate but `results`
-and `errors`.
+tracebacks (the error messages).  Must not: do I/O, or import anything of packgate but
+`outcomes`, `errors` and `parsing` (pydantic only through `result()`: `_common.ParsedSuite.model`).
 
 Decisions:
 - Counts come from unittest's own summary: failed = failures + errors; skipped = skipped +
@@ -24,8 +24,16 @@ from __future__ import annotations
 import re
 
 from packgate.errors import ParseError
-from packgate.parsing._common import LineOriented, TextBuffer, build_suite, case, seconds_to_ms, with_message
-from packgate.results import TestStatus, TestSuiteResult
+from packgate.outcomes import TestStatus
+from packgate.parsing._common import (
+    LineOriented,
+    ParsedSuite,
+    TextBuffer,
+    build_suite,
+    case,
+    seconds_to_ms,
+    with_message,
+)
 
 _RAN = re.compile(r"^Ran (\d{1,12}) tests? in ([\d.]+)s\s*$")
 _OUTCOME = re.compile(r"^(OK|FAILED|NO TESTS RAN)(?: \((.*)\))?\s*$")
@@ -198,7 +206,7 @@ class UnittestParser(LineOriented):
             return 90
         return 50 if self._verbose_seen else 0
 
-    def result(self) -> TestSuiteResult:
+    def summary(self) -> ParsedSuite:
         if self._in_block == "body":
             self._end_block()
             self._in_block = None

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
 from packgate.errors import ParseError
-from packgate.parsing import LineParser
+from packgate.parsing import LineParser, SuiteParser
 from packgate.results import (
     MESSAGE_LIMIT,
     NAME_LIMIT,
@@ -95,9 +95,16 @@ def check_suite(suite: TestSuiteResult, *, max_cases: int | None = None) -> None
 
 def result_or_parse_error(parser: LineParser, *, max_cases: int | None = None) -> TestSuiteResult | None:
     """The parser's result (checked), or None when it raised Packgate's own one-line ParseError.
-    Any other exception propagates and fails the test."""
+    Any other exception propagates and fails the test.  For a parser of packgate.parsing (a
+    SuiteParser), the result is its `summary().model()`, and the summary's pydantic-free JSON
+    (what `packgate parse` prints) must be that model's `model_dump_json(indent=2)`, byte for byte."""
     try:
-        suite = parser.result()
+        if isinstance(parser, SuiteParser):
+            parsed = parser.summary()
+            suite = parsed.model()
+            assert parsed.to_json() == suite.model_dump_json(indent=2)
+        else:
+            suite = parser.result()
     except ParseError as exc:
         message = str(exc)
         assert message, "a ParseError without a message"

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from parsinglib import FIXTURES, PYTHON, REPO
 
+from packgate.parsing import make_parser
+
 pytestmark = pytest.mark.unit
 
 KEYS = {"name", "runner_type", "total", "passed", "failed", "skipped", "duration_ms", "status", "test_cases"}
@@ -79,17 +81,32 @@ def test_unrecognisable_input_exits_one_with_one_line(tmp_path: Path, target: st
 
 
 def test_parse_does_not_import_kopf_or_kubernetes() -> None:
-    """Running the parse command through the CLI loads none of kopf, kubernetes, asyncpg, aiohttp,
-    prometheus_client, pydantic-settings, nor another command's module (the CLI imports only the
-    module of the command that runs: whole-process time, bench/parse_junit.py)."""
+    """Running the parse command through the CLI (auto-detected TAP, then JUnit) loads none of
+    kopf, kubernetes, asyncpg, aiohttp, prometheus_client, pydantic-settings, nor pydantic itself
+    (the JSON comes from the parser's pydantic-free summary), nor another command's module (the CLI
+    imports only the module of the command that runs: whole-process time, bench/parse_junit.py)."""
     script = (
         "import sys\n"
         "from packgate.cli import main\n"
         f"rc = main(['parse', {str(FIXTURES / 'tap' / 'node_nested.tap')!r}])\n"
+        f"rc += main(['parse', '--format', 'junit', {str(FIXTURES / 'junit' / 'go_junit_report.xml')!r}])\n"
         "heavy = sorted(m for m in ('kopf', 'kubernetes', 'asyncpg', 'aiohttp', 'prometheus_client',\n"
-        "    'pydantic_settings', 'packgate.db', 'packgate.commands.results', 'packgate.commands.run')\n"
+        "    'pydantic_settings', 'pydantic', 'pydantic_core', 'packgate.results', 'packgate.db',\n"
+        "    'packgate.commands.results', 'packgate.commands.run')\n"
         "    if m in sys.modules)\n"
         "print('RESULT', rc, heavy, file=sys.stderr)\n"
     )
     done = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.stderr.strip().splitlines()[-1] == "RESULT 0 []"
+
+
+def test_printed_json_is_the_models_json() -> None:
+    """What `packgate parse` prints (written without pydantic) is the TestSuiteResult's
+    `model_dump_json(indent=2)` plus a newline, byte for byte: JUnit with failures, skips, output
+    and non-ASCII text, read from stdin."""
+    data = (FIXTURES / "junit" / "pytest_logging_all.xml").read_bytes()
+    parser = make_parser("junit", name="stdin", runner_type="unknown")
+    for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
+        parser.feed(line)
+    done = parse("--format", "junit", "-", stdin=data)
+    assert (done.returncode, done.stdout.decode()) == (0, parser.result().model_dump_json(indent=2) + "\n")

@@ -55,3 +55,19 @@ def test_lines_without_newlines_give_the_same_result(path: Path, expected: dict[
     suite = parse_lines(stripped, expected["format"])
     assert summary(suite) == expected_summary(expected)
     assert case_mismatches(suite, expected) == []
+
+
+@pytest.mark.parametrize(("path", "expected"), CASES, ids=IDS)
+def test_printed_json_is_the_models_json(path: Path, expected: dict[str, Any]) -> None:
+    """The JSON `packgate parse` prints, written from the parser's summary without pydantic, is
+    the TestSuiteResult's `model_dump_json(indent=2)`, byte for byte, for every fixture in its own
+    format and auto-detected."""
+    printed, models = [], []
+    for fmt in (expected["format"], "auto"):
+        parser = make_parser(fmt, name="golden", runner_type="test")
+        for line in read_lines(path):
+            parser.feed(line)
+        parsed = parser.summary()
+        printed.append(parsed.to_json())
+        models.append(parsed.model().model_dump_json(indent=2))
+    assert printed == models

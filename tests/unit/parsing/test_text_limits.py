@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from packgate.parsing import parse_lines
+from packgate.parsing import make_parser, parse_lines
 from packgate.results import MESSAGE_LIMIT, NAME_LIMIT, OUTPUT_LIMIT, TestCaseResult, TestStatus, truncate_text
 
 pytestmark = pytest.mark.unit
@@ -82,3 +82,39 @@ def test_pytest_short_summary_message_is_cut() -> None:
         True,
         True,
     )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lines"),
+    [
+        (
+            "junit",
+            [
+                f'<testsuite><testcase classname="c" name="{"n→" * 1000}"><failure message="m">{"é" * 9000}',
+                "</failure><system-out>" + "o" * 40_000 + "</system-out><system-err>" + "😀" * 9000,
+                "</system-err></testcase><testcase name='s'><skipped message='" + "s" * 5000 + "'/></testcase>",
+                "</testsuite>",
+            ],
+        ),
+        (
+            "pytest",
+            [
+                "=== short test summary info ===",
+                "FAILED t.py::" + "x" * 3000 + " - E: " + "z" * 20_000,
+                "=== 1 failed in 0.01s ===",
+            ],
+        ),
+        ("tap", ["TAP version 13", "1..1", "not ok 1 - " + "t" * 3000, "  ---", "  message: " + "m" * 9000, "  ..."]),
+    ],
+)
+def test_parsers_cut_texts_as_the_model_does(fmt: str, lines: list[str]) -> None:
+    """A parser cuts a case's texts itself (its summary never goes through pydantic on the way to
+    `packgate parse`'s output) exactly as TestCaseResult cuts them: the summary's cases and the
+    validated model's cases hold the same texts, and they were cut."""
+    parser = make_parser(fmt, name="t", runner_type="t")
+    for line in lines:
+        parser.feed(line)
+    parsed = parser.summary()
+    model = parsed.model()
+    assert [item._asdict() for item in parsed.cases] == [item.model_dump() for item in model.test_cases]
+    assert any("... [truncated " in item.name for item in parsed.cases)
