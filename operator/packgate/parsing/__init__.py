@@ -3,7 +3,8 @@
 Owns the public API the operator and the local runner use: `ResultFormat`, `LineParser`,
 `SuiteParser` (a LineParser that also gives a pydantic-free `ParsedSuite`), `make_parser`,
 `parse_lines` and `LineSplitter`.  One pure module per format (`simple`, `tap`, `junit`,
-`unittest`, `pytest`) and `detect` for auto-detection.
+`unittest`, `pytest`) and `detect` for auto-detection, each imported when `make_parser` first
+needs it.
 Must not: do I/O, or import kopf, the Kubernetes client, asyncpg or anything of packgate but
 `outcomes`, `results` and `errors` (so `packgate parse` stays light and the parsers stay pure);
 import pydantic (`results`) before a `result()` is asked for: `packgate parse` prints
@@ -25,12 +26,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from packgate.parsing._common import LINE_LIMIT, LineSplitter, ParsedSuite
-from packgate.parsing.detect import AutoParser
-from packgate.parsing.junit import JUnitParser
-from packgate.parsing.pytest import PytestParser
-from packgate.parsing.simple import SimpleParser
-from packgate.parsing.tap import TapParser
-from packgate.parsing.unittest import UnittestParser
 
 if TYPE_CHECKING:
     from packgate.results import TestSuiteResult
@@ -82,15 +77,36 @@ class SuiteParser(LineParser, Protocol):
         ParseError if nothing recognisable was fed."""
 
 
-_AnyParser = AutoParser | JUnitParser | PytestParser | SimpleParser | TapParser | UnittestParser
-_PARSERS: dict[ResultFormat, type[_AnyParser]] = {
-    ResultFormat.AUTO: AutoParser,
-    ResultFormat.SIMPLE: SimpleParser,
-    ResultFormat.TAP: TapParser,
-    ResultFormat.JUNIT: JUnitParser,
-    ResultFormat.UNITTEST: UnittestParser,
-    ResultFormat.PYTEST: PytestParser,
-}
+class _ParserClass(Protocol):
+    def __call__(self, *, name: str, runner_type: str, max_cases: int) -> SuiteParser: ...
+
+
+def _parser_class(fmt: ResultFormat) -> _ParserClass:
+    """The parser class of `fmt`, its module imported now: `packgate parse --format junit` loads
+    the JUnit parser alone (whole-process time, bench/parse_junit.py); "auto" loads them all."""
+    if fmt is ResultFormat.JUNIT:
+        from packgate.parsing.junit import JUnitParser
+
+        return JUnitParser
+    if fmt is ResultFormat.PYTEST:
+        from packgate.parsing.pytest import PytestParser
+
+        return PytestParser
+    if fmt is ResultFormat.UNITTEST:
+        from packgate.parsing.unittest import UnittestParser
+
+        return UnittestParser
+    if fmt is ResultFormat.TAP:
+        from packgate.parsing.tap import TapParser
+
+        return TapParser
+    if fmt is ResultFormat.SIMPLE:
+        from packgate.parsing.simple import SimpleParser
+
+        return SimpleParser
+    from packgate.parsing.detect import AutoParser
+
+    return AutoParser
 
 
 def make_parser(fmt: ResultFormat | str, *, name: str, runner_type: str, max_cases: int = 10_000) -> SuiteParser:
@@ -100,7 +116,7 @@ def make_parser(fmt: ResultFormat | str, *, name: str, runner_type: str, max_cas
     except ValueError:
         known = ", ".join(f.value for f in ResultFormat)
         raise ValueError(f"unknown result format {fmt!r} (known: {known})") from None
-    return _PARSERS[chosen](name=name, runner_type=runner_type, max_cases=max_cases)
+    return _parser_class(chosen)(name=name, runner_type=runner_type, max_cases=max_cases)
 
 
 def parse_lines(

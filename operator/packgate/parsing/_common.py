@@ -15,7 +15,6 @@ Must not: do I/O or import anything of packgate but `outcomes`, `results` and `e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -300,22 +299,25 @@ def _is_failing(status: TestStatus) -> bool:
     return status is TestStatus.FAILED or status is TestStatus.ERROR
 
 
-@dataclass
 class CaseKeeper:
     """Counts every case and keeps at most `max_cases` of them.
 
     When the bound is reached a failing case replaces the most recently kept passing or skipped
     one, so failures are the last to be dropped; the kept cases come back in input order.
+    (A plain class, not a dataclass: `dataclasses` costs `packgate parse` its import.)
     """
 
-    max_cases: int
-    passed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    duration_ms: int = 0
-    _seq: int = 0
-    _failing: list[tuple[int, ParsedCase]] = field(default_factory=list)
-    _others: list[tuple[int, ParsedCase]] = field(default_factory=list)
+    __slots__ = ("_failing", "_others", "_seq", "duration_ms", "failed", "max_cases", "passed", "skipped")
+
+    def __init__(self, max_cases: int) -> None:
+        self.max_cases = max_cases
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.duration_ms = 0
+        self._seq = 0
+        self._failing: list[tuple[int, ParsedCase]] = []
+        self._others: list[tuple[int, ParsedCase]] = []
 
     @property
     def total(self) -> int:
