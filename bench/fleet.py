@@ -109,12 +109,13 @@ def packgate_run(names: list[str], namespace: str, dsn: str) -> dict[str, Any]:
     started = time.monotonic()
     kubectl("apply", "-f", "-", input=fleet_yaml(namespace, names))
 
-    def done() -> bool:
-        items = Kube().json("get", "packs", "-n", namespace)["items"]
-        return len(items) == len(names) and all(settled(p) for p in items)
-
-    wait_until(f"{len(names)} verdicts", done, timeout=60 + 10 * len(names), interval=1.0)
+    # Watches, not polls: kubectl returns as each Pack's Reconciling condition turns False (its verdict).
+    kubectl("wait", "-n", namespace, "--for=condition=Reconciling=False", f"--timeout={60 + 10 * len(names)}s",
+            *(f"pack/{name}" for name in names))
     seconds = time.monotonic() - started
+    items = Kube().json("get", "packs", "-n", namespace)["items"]
+    if len(items) != len(names) or not all(settled(p) for p in items):
+        raise SystemExit(f"bench/fleet.py: a Pack of {namespace} has no verdict")
     requests = requests_total() - before
     wait_until("every row", lambda: audit(Kube(), dsn, namespace, names)["missing_rows"] == 0, timeout=120)
     figures = audit(Kube(), dsn, namespace, names)
@@ -235,7 +236,7 @@ def main() -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         for namespace in (f"fleet-packgate-{n}", f"fleet-script-{n}"):
-            kubectl("delete", "namespace", namespace, "--wait=false")
+            kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=900s")
     print()
     for row in rows:
         goal = P1_GOAL if row["n"] == 1 else P2_GOAL
