@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-IDLE = "import packgate.cli, packgate.parsing, packgate.commands.parse"
+IDLE = "import packgate.cli, packgate.commands.parse, packgate.parsing.detect"
+"""What `packgate parse --format tap|auto` imports (make_parser imports a format's module when asked;
+`detect` imports every format's)."""
 
 
 def write_tap(path: Path, megabytes: int) -> int:
