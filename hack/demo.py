@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ NAMESPACE = "packgate-demo"
 SYSTEM_NAMESPACE = "packgate-system"
 DEPLOYMENT = "packgate-operator"
 DATABASE_SERVICE = "packgate-postgres"
+NONCE_SECRET = "packgate-nonce"
 BIN = Path(sys.executable).parent
 
 
@@ -139,9 +141,19 @@ def deploy_operator(
                 kubeconfig=kubeconfig)
     namespaces = [d for d in rest if d["kind"] == "Namespace"]
     kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(namespaces))
+    ensure_nonce_secret(kubeconfig)
     others = [d for d in rest if d["kind"] != "Namespace"]
     kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all([*database_objects(dsn), *others]))
     wait_rollout(kubeconfig)
+
+
+def ensure_nonce_secret(kubeconfig: Path) -> None:
+    """The Secret every replica reads PACKGATE_NONCE_SECRET from: a random key, made once and kept."""
+    found = kubectl("get", "secret", NONCE_SECRET, "-n", SYSTEM_NAMESPACE, "--ignore-not-found", "-o", "name",
+                    kubeconfig=kubeconfig)
+    if not found.strip():
+        kubectl("create", "secret", "generic", NONCE_SECRET, "-n", SYSTEM_NAMESPACE,
+                f"--from-literal=secret={secrets.token_hex(32)}", kubeconfig=kubeconfig)
 
 
 def wait_rollout(kubeconfig: Path, timeout: int = 240) -> None:
