@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 _START = re.compile(r"<\?xml|<testsuites?[\s>/]")
 _MAX_DEPTH = 256
 _DURATIONS_CACHED = 4096
-"""Distinct `time` attribute texts whose milliseconds are remembered (reports repeat a few)."""
+"""Distinct `time` attribute texts whose milliseconds are remembered (reports repeat a few); only
+texts of up to 32 characters, so the cache stays small whatever the input holds."""
 _PASSED, _FAILED, _ERROR, _SKIPPED = TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR, TestStatus.SKIPPED
 
 
@@ -263,7 +264,7 @@ class JUnitParser:
             known = durations.get(time)
             if known is None:
                 known = seconds_to_ms(time)
-                if len(durations) < _DURATIONS_CACHED:
+                if len(durations) < _DURATIONS_CACHED and len(time) <= 32:
                     durations[time] = known
             duration_ms = known
         if not self.keeper.tally(status, duration_ms):
