@@ -14,9 +14,11 @@ from packgate.api.status import TEXT_BYTES
 from packgate.reconcile.depends import (
     SUMMARY_BYTES,
     DependencyCheck,
+    Hold,
     Missing,
     PackNode,
     Why,
+    activation_hold,
     check_dependencies,
     dependents,
     find_cycle,
@@ -182,3 +184,27 @@ def test_pack_node_reads_what_it_can_and_never_raises(body: dict[str, Any], node
     """pack_node takes a raw Pack as a watch delivers it: the active version and the dependency
     names, skipping whatever does not read."""
     assert pack_node(body) == node
+
+
+def test_activation_waits_for_dependencies_and_a_cycle_stalls() -> None:
+    """A version not yet active is held back while a dependency is missing (Reconciling: it
+    resolves itself) or the Pack is on a cycle (Stalled: a spec must change); ready
+    dependencies hold nothing back."""
+    waiting = check_dependencies("app", deps(("core", "^2")), {"core": PackNode("1.0.0")})
+    cycle = check_dependencies("a", deps(("b", "*")), {"b": PackNode("1.0.0", ("a",))})
+    ready = check_dependencies("app", deps(("core", "^1")), {"core": PackNode("1.0.0")})
+    assert activation_hold(waiting, version="1.1.0", active_version="1.0.0") == Hold(
+        ActiveReason.DEPENDENCY_NOT_READY, "waiting for core ^2 (active: 1.0.0)", stalled=False
+    )
+    assert activation_hold(cycle, version="1.0.0", active_version="") == Hold(
+        ActiveReason.DEPENDENCY_CYCLE, "dependency cycle: a → b → a", stalled=True
+    )
+    assert activation_hold(ready, version="1.1.0", active_version="1.0.0") is None
+
+
+def test_an_active_version_is_not_deactivated_by_a_dependency() -> None:
+    """When spec.version is already the active version, a dependency leaving its range holds
+    nothing back (the summary still says what no longer matches)."""
+    check = check_dependencies("app", deps(("core", "^1")), {"core": PackNode("2.0.0")})
+    assert activation_hold(check, version="1.0.0", active_version="1.0.0") is None
+    assert check.summary == "waiting: core"

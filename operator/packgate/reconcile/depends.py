@@ -5,7 +5,8 @@ Owns: resolving a Pack's dependencies against the other Packs' `status.activeVer
 ranges, `packgate.reconcile.semver`), finding a dependency cycle through the Pack in the
 namespace's graph, and rendering the result: the Active condition's reason and one-line message
 (`DependencyNotReady`, `DependencyCycle`) and the short text of `status.dependsOn` (the
-DEPENDS-ON printer column).  Also what the operator's cache keeps of each Pack (`PackNode`,
+DEPENDS-ON printer column), and whether that holds back activating spec.version
+(`activation_hold`).  Also what the operator's cache keeps of each Pack (`PackNode`,
 read from a raw Pack by `pack_node`, which never raises) and who depends on a Pack
 (`dependents`), so a change of its active version re-validates them.
 
@@ -130,6 +131,30 @@ class DependencyCheck:
         if self.missing:
             return _listed("waiting: ", [m.name for m in self.missing], SUMMARY_BYTES)
         return f"{self.total}/{self.total} ready"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Activation of spec.version held back by its dependencies: the Active condition is False
+    with `reason` and `message`; `stalled` (a cycle: only a change of some spec resolves it)
+    says whether kstatus' Stalled is True, else Reconciling is (it resolves itself when a
+    dependency becomes active)."""
+
+    reason: ActiveReason
+    message: str
+    stalled: bool
+
+
+def activation_hold(check: DependencyCheck, *, version: str, active_version: str) -> Hold | None:
+    """Whether the dependencies hold back activating `version` (spec.version), whose tests have
+    allowed it.  None when they are ready, and when `version` is already the active version: a
+    version once active is not deactivated because another Pack changed (status.dependsOn still
+    shows the drift)."""
+    if check.ready or (active_version and version == active_version):
+        return None
+    if check.cycle:
+        return Hold(ActiveReason.DEPENDENCY_CYCLE, check.message, stalled=True)
+    return Hold(ActiveReason.DEPENDENCY_NOT_READY, check.message, stalled=False)
 
 
 def _listed(head: str, items: Sequence[str], limit: int) -> str:
