@@ -31,8 +31,15 @@ def test_defaults() -> None:
     assert (runner.timeout, runner.timeout_seconds, runner.result_format) == ("300s", 300, ResultFormatName.AUTO)
     assert (spec.testing.enabled, spec.testing.min_pass_rate, spec.testing.on_failure) == (True, 1.0, OnFailure.BLOCK)
     assert (spec.skip_tests, spec.force, spec.ref) == (False, False, None)
-    assert spec.testing.revalidate_seconds is None
+    assert (spec.testing.revalidate_seconds, spec.testing.cache_for, spec.testing.cache_seconds) == (None, None, None)
     assert (runner.env, runner.result_path, runner.resources, runner.image) == ([], None, None, None)
+
+
+def test_cache_for_is_a_duration() -> None:
+    """spec.testing.cacheFor reads like revalidateEvery: `1h30m` is 5400 seconds."""
+    spec = load_spec(raw_spec(testing={"cacheFor": "1h30m"}))
+    assert spec.testing is not None
+    assert (spec.testing.cache_for, spec.testing.cache_seconds) == ("1h30m", 5400)
 
 
 def test_source_defaults() -> None:
@@ -115,6 +122,10 @@ def test_duplicate_runner_names_are_rejected() -> None:
             "spec.testing.revalidateEvery: invalid duration 'daily' (use e.g. 90s, 5m, 1h30m)",
         ),
         (
+            raw_spec(testing={"cacheFor": "a week"}),
+            "spec.testing.cacheFor: invalid duration 'a week' (use e.g. 90s, 5m, 1h30m)",
+        ),
+        (
             raw_spec(skiptests=True),
             "spec.skiptests: Extra inputs are not permitted",
         ),
@@ -133,6 +144,7 @@ def test_duplicate_runner_names_are_rejected() -> None:
         "needs-entry-point",
         "type",
         "revalidateEvery",
+        "cacheFor",
         "unknown-top-field",
         "unknown-runner-field",
     ],

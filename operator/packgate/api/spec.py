@@ -180,6 +180,9 @@ class Testing(_Spec):
     min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0, alias="minPassRate")
     on_failure: OnFailure = Field(default=OnFailure.BLOCK, alias="onFailure")
     revalidate_every: str | None = Field(default=None, alias="revalidateEvery")
+    cache_for: str | None = Field(default=None, alias="cacheFor")
+    """How long an execution's verdict is reused by an install or update with the same content
+    digest (packgate.reconcile.digest); None: never (the default)."""
     pod: PodOptions = Field(default_factory=PodOptions)
     dependencies: DependencySources | None = None
 
@@ -192,7 +195,7 @@ class Testing(_Spec):
             raise ValueError(f"runner names must be unique: {', '.join(duplicates)}")
         return runners
 
-    @field_validator("revalidate_every")
+    @field_validator("revalidate_every", "cache_for")
     @classmethod
     def _valid_interval(cls, value: str | None) -> str | None:
         if value is not None:
@@ -202,6 +205,10 @@ class Testing(_Spec):
     @property
     def revalidate_seconds(self) -> int | None:
         return parse_duration(self.revalidate_every) if self.revalidate_every else None
+
+    @property
+    def cache_seconds(self) -> int | None:
+        return parse_duration(self.cache_for) if self.cache_for else None
 
 
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
