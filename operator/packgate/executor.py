@@ -284,6 +284,7 @@ class Executor:
             now=self.clock(),
             unschedulable_grace=float(self.settings.unschedulable_grace_seconds),
             conflicts=dict(conflicts),
+            packs=self.cache.namespace_packs(namespace) if spec is not None and spec.depends_on else {},
             nonce_secret=self.nonce_secret,
             resource_version=str(meta.get("resourceVersion") or ""),
         )

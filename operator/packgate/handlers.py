@@ -88,6 +88,14 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     def queue(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return cache.queue_entries(body)
 
+    @kopf.index(GROUP, VERSION, PLURAL, id="pack_nodes", registry=registry)
+    def pack_nodes(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.pack_node_entries(body)
+
+    @kopf.index(GROUP, VERSION, PLURAL, id="dependents", registry=registry)
+    def dependents(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return cache.dependent_entries(body)
+
     @kopf.index("batch", "v1", "jobs", labels=labels, id="jobs", registry=registry)
     def jobs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return cache.job_entries(body)
@@ -147,6 +155,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             active_jobs=indexes["active_jobs"],
             pods=indexes["pods"],
             config_maps=indexes["config_maps"],
+            pack_nodes=indexes["pack_nodes"],
+            dependents=indexes["dependents"],
         )
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder, cache=views)
         if recorder.configured:
@@ -221,8 +231,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             metrics.PACKS_WATCHED.dec()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def pack_changed(uid: str, **_: Any) -> None:
+    async def pack_changed(uid: str, name: str, namespace: str, **_: Any) -> None:
         runtime.wake(uid)
+        if runtime.executor is not None:
+            # Its active version (or its own dependsOn) may change what its dependents may activate.
+            for dependent in runtime.executor.cache.dependents_of(namespace, name):
+                runtime.wake(dependent)
 
     @kopf.on.event("batch", "v1", "jobs", labels=labels, registry=registry)
     async def job_changed(labels: dict[str, str], body: kopf.Body, type: str | None, **_: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from packgate.api.spec import PackSpec, load_spec
 from packgate.api.status import PackStatus, load_status
+from packgate.reconcile.cache import Cache
 from packgate.reconcile.plan import JobState, Observed, PodState, conclude, plan, started
 from packgate.reconcile.render import PackIdentity, job_name
 from packgate.results import TestCaseResult, TestStatus, TestSuiteResult, suite_from_cases
@@ -142,3 +143,9 @@ def passing(spec: PackSpec) -> dict[str, TestSuiteResult]:
     """Every runner of `spec` passes three tests."""
     assert spec.testing is not None
     return {r.name: suite(r.name, str(r.type), 3) for r in spec.testing.runners}
+
+
+EMPTY_CACHE = Cache(
+    packs={}, queue={}, jobs={}, active_jobs={}, pods={}, config_maps={}, pack_nodes={}, dependents={}
+)
+"""A cache with nothing in it (for the executor's pure properties)."""

@@ -14,11 +14,14 @@ from packgate.reconcile.cache import (
     ConfigMapEntry,
     active_job_entries,
     config_map_entries,
+    dependent_entries,
     job_entries,
     pack_entries,
+    pack_node_entries,
     pod_entries,
     queue_entries,
 )
+from packgate.reconcile.depends import PackNode
 from packgate.reconcile.plan import JobState
 from packgate.reconcile.queue import Waiting
 from packgate.reconcile.render import LABEL_EXECUTION, LABEL_PACK_UID, LABEL_RUNNER, PATHS_ANNOTATION
@@ -103,6 +106,8 @@ def test_the_cache_reads_by_key_and_counts_slots_per_namespace() -> None:
         active_jobs={"ns": ["j", "k"], "other": ["x"], "empty": []},
         pods={},
         config_maps={("ns", "src"): [ConfigMapEntry(paths=None)]},
+        pack_nodes={},
+        dependents={},
     )
     packed = cache.pack("u1")
     assert packed is not None and packed["metadata"]["resourceVersion"] == "7"
@@ -113,3 +118,28 @@ def test_the_cache_reads_by_key_and_counts_slots_per_namespace() -> None:
     assert cache.config_map("ns", "missing") is None
     assert cache.active_by_namespace() == {"ns": 2, "other": 1}
     assert cache.waiting() == [waiting]
+
+
+def test_packs_are_indexed_for_dependency_resolution_and_their_dependents() -> None:
+    """Each Pack gives its node (active version, dependsOn names) under (namespace, name), and
+    its uid under (namespace, name) of each Pack it depends on; a namespace's Packs are read
+    by name."""
+    body = pack(activeVersion="1.2.0")
+    body["spec"]["dependsOn"] = [{"name": "core", "version": "^1"}, {"name": "net", "version": "*"}]
+    nodes = pack_node_entries(body)
+    assert nodes == {("ns", "core"): PackNode("1.2.0", ("core", "net"))}
+    assert dependent_entries(body) == {("ns", "core"): "u1", ("ns", "net"): "u1"}
+    cache = Cache(
+        packs={},
+        queue={},
+        jobs={},
+        active_jobs={},
+        pods={},
+        config_maps={},
+        pack_nodes={key: [node] for key, node in nodes.items()},
+        dependents={("ns", "core"): ["u2", "u3"]},
+    )
+    packs = cache.namespace_packs("ns")
+    assert (packs.get("core"), packs.get("other"), "core" in packs) == (PackNode("1.2.0", ("core", "net")), None, True)
+    assert cache.namespace_packs("elsewhere").get("core") is None
+    assert (cache.dependents_of("ns", "core"), cache.dependents_of("ns", "net")) == (["u2", "u3"], [])

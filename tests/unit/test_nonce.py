@@ -8,16 +8,15 @@ import os
 import re
 
 import pytest
+from builders import EMPTY_CACHE
 
 from packgate.executor import Executor, Recorder
-from packgate.reconcile.cache import Cache
 from packgate.results import RunStatus
 from packgate.settings import load_settings
 from packgate.wrapper import NONCE_HEX, choose_nonce, collect, execution_nonce, wrapper_env
 
 pytestmark = pytest.mark.unit
 
-EMPTY = Cache(packs={}, queue={}, jobs={}, active_jobs={}, pods={}, config_maps={})
 
 UID = "0b6f7d2e-4c1a-4e55-9a57-1d2c3b4a5f60"
 EXECUTION = "6e5176a0c2"
@@ -123,7 +122,7 @@ def test_frames_under_another_installs_nonce_are_not_results() -> None:
 def test_the_executor_keys_nonces_with_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """PACKGATE_NONCE_SECRET is the key the executor derives nonces with; unset, the key is empty."""
     monkeypatch.setenv("PACKGATE_NONCE_SECRET", SECRET)
-    keyed = Executor(kube=None, settings=load_settings(), recorder=Recorder(None), cache=EMPTY)  # type: ignore[arg-type]
+    keyed = Executor(kube=None, settings=load_settings(), recorder=Recorder(None), cache=EMPTY_CACHE)  # type: ignore[arg-type]
     monkeypatch.delenv("PACKGATE_NONCE_SECRET")
-    plain = Executor(kube=None, settings=load_settings(), recorder=Recorder(None), cache=EMPTY)  # type: ignore[arg-type]
+    plain = Executor(kube=None, settings=load_settings(), recorder=Recorder(None), cache=EMPTY_CACHE)  # type: ignore[arg-type]
     assert (keyed.nonce_secret, plain.nonce_secret) == (SECRET, "")

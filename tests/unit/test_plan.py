@@ -38,6 +38,7 @@ from packgate.api.status import (
     merge_conditions,
     timestamp,
 )
+from packgate.reconcile.depends import PackNode
 from packgate.reconcile.plan import (
     Collect,
     Event,
@@ -976,3 +977,74 @@ def test_conditions_derive_kstatus() -> None:
             )
         }
         assert (conds["Ready"], conds["Reconciling"], conds["Stalled"]) == expected, phase
+
+
+# -- spec.dependsOn -------------------------------------------------------------------------------
+
+DEPENDENT = spec_of(dependsOn=[{"name": "net-base", "version": "^1.2.0"}])
+
+
+def passed_with(packs: dict[str, PackNode], spec: PackSpec = DEPENDENT) -> Plan:
+    """The plan once every runner of `spec` passed, with the namespace's Packs as given."""
+    status = running_status(spec)
+    finished = [job(status, name, finished=True) for name in passing(spec)]
+    obs = observed(spec, status=status, jobs=finished, now=NOW + timedelta(seconds=40))
+    return plan(later(obs, 0, packs=packs, collected=passing(spec)))
+
+
+def test_a_pack_whose_dependency_is_not_active_is_tested_but_not_activated() -> None:
+    """Tests run and pass whatever the dependencies; activation waits: Active False
+    DependencyNotReady naming what is missing, Reconciling (it resolves itself), not Stalled,
+    status.dependsOn `waiting: net-base`, and no Activated event."""
+    result = passed_with({})
+    status = result.status
+    assert (status.phase, status.active_version, status.depends_on) == (Phase.PASSED, "", "waiting: net-base")
+    assert cond(status, "Active") == ("False", "DependencyNotReady")
+    active = status.condition("Active")
+    assert active is not None and active.message == "waiting for net-base ^1.2.0 (no such Pack)"
+    assert cond(status, "Reconciling") == ("True", "DependencyNotReady")
+    assert cond(status, "Stalled") == ("False", "NotStalled")
+    assert "Activated" not in [reason for _, reason in reasons(result.events)]
+    assert result.record is not None and result.record.allowed
+
+
+def test_a_dependency_out_of_range_names_its_active_version() -> None:
+    """A dependency active in a version outside the range: the message says which."""
+    status = passed_with({"net-base": PackNode("2.0.0", ())}).status
+    active = status.condition("Active")
+    assert active is not None and active.message == "waiting for net-base ^1.2.0 (active: 2.0.0)"
+
+
+def test_the_pack_activates_once_its_dependency_is_active_in_range() -> None:
+    """When the dependency becomes active in range, the next pass (its dependents are woken)
+    activates the tested version without testing again: Activated, `1/1 ready`."""
+    waiting = passed_with({}).status
+    obs = observed(DEPENDENT, status=waiting, now=NOW + timedelta(minutes=2))
+    result = plan(later(obs, 0, packs={"net-base": PackNode("1.3.0", ())}))
+    assert admitted(result) is None and result.create_jobs == []
+    assert (result.status.active_version, result.status.depends_on) == ("1.0.0", "1/1 ready")
+    assert cond(result.status, "Active") == ("True", "TestsPassed")
+    assert cond(result.status, "Reconciling") == ("False", "Reconciled")
+    assert reasons(result.events) == [("Normal", "Activated")]
+
+
+def test_a_dependency_cycle_stalls_the_pack() -> None:
+    """core needs net-base, which needs core: Active False DependencyCycle showing the cycle,
+    Stalled (only a spec change resolves it)."""
+    status = passed_with({"net-base": PackNode("1.3.0", ("core",))}).status
+    assert cond(status, "Active") == ("False", "DependencyCycle")
+    active = status.condition("Active")
+    assert active is not None and active.message == "dependency cycle: core → net-base → core"
+    assert cond(status, "Stalled") == ("True", "DependencyCycle")
+    assert cond(status, "Reconciling") == ("False", "Reconciled")
+    assert status.depends_on == "cycle: core → net-base → core"
+
+
+def test_an_active_version_is_not_deactivated_when_a_dependency_changes() -> None:
+    """A version already active stays active if a dependency later leaves its range (only its
+    status.dependsOn shows the drift)."""
+    active = passed_with({"net-base": PackNode("1.3.0", ())}).status
+    obs = observed(DEPENDENT, status=active, now=NOW + timedelta(minutes=3))
+    result = plan(later(obs, 0, packs={"net-base": PackNode("2.0.0", ())}))
+    assert (result.status.active_version, result.status.depends_on) == ("1.0.0", "waiting: net-base")
+    assert cond(result.status, "Active") == ("True", "TestsPassed")

@@ -6,17 +6,16 @@ import os
 from typing import cast
 
 import pytest
+from builders import EMPTY_CACHE
 
 from packgate.api.spec import IMAGE_NAMES
 from packgate.errors import InvalidSetting
 from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube
-from packgate.reconcile.cache import Cache
 from packgate.settings import load_settings, namespace_list
 
 pytestmark = pytest.mark.unit
 
-EMPTY = Cache(packs={}, queue={}, jobs={}, active_jobs={}, pods={}, config_maps={})
 
 NOT_A_NAME = "is not a namespace name (lower-case letters, digits and '-', at most 63 characters)"
 
@@ -128,7 +127,7 @@ def test_pytest_runners_have_their_own_image_setting(monkeypatch: pytest.MonkeyP
 def test_operator_renders_with_every_default_image() -> None:
     """The executor hands rendering one image per default image name, each from its own setting."""
     settings = load_settings(image_pytest="p:1", image_python="py:1", image_shell="sh:1", image_node="n:1")
-    executor = Executor(kube=cast(Kube, None), settings=settings, recorder=Recorder(None), cache=EMPTY)
+    executor = Executor(kube=cast(Kube, None), settings=settings, recorder=Recorder(None), cache=EMPTY_CACHE)
     assert executor.render_options.images == dict(zip(IMAGE_NAMES, ["sh:1", "py:1", "p:1", "n:1"], strict=True))
 
 

@@ -11,10 +11,11 @@ read whole (only the queued executions are in it).  Must not: import kopf, do I/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from packgate.reconcile.depends import PackNode, pack_node
 from packgate.reconcile.observe import job_state, pod_state
 from packgate.reconcile.plan import JobState, PodState
 from packgate.reconcile.queue import Waiting
@@ -73,6 +74,24 @@ def queue_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     }
 
 
+def pack_node_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
+    """A Pack's active version and dependencies, under (namespace, name): what spec.dependsOn of
+    the other Packs of its namespace resolves against."""
+    meta = body.get("metadata") or {}
+    if not meta.get("name"):
+        return {}
+    return {(meta.get("namespace", ""), meta["name"]): pack_node(body)}
+
+
+def dependent_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
+    """A Pack's uid under (namespace, name) of each Pack its spec.dependsOn names: whom to wake
+    when that Pack changes."""
+    meta = body.get("metadata") or {}
+    if not meta.get("uid"):
+        return {}
+    return {(meta.get("namespace", ""), name): meta["uid"] for name in pack_node(body).depends_on}
+
+
 def job_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     """A managed Job under the uid of the Pack it runs for."""
     meta = body.get("metadata") or {}
@@ -110,6 +129,27 @@ def config_map_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
 
 
 @dataclass(frozen=True)
+class NamespacePacks(Mapping[str, PackNode]):
+    """The Packs of one namespace by name, read by key from the pack-node index (lookups only:
+    what dependency resolution does; iterating is not offered, it would be a scan)."""
+
+    nodes: Index
+    namespace: str
+
+    def __getitem__(self, name: str) -> PackNode:
+        found = next(iter(self.nodes.get((self.namespace, name), ())), None)
+        if found is None:
+            raise KeyError(name)
+        return found  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("the Packs of a namespace are looked up by name, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("the Packs of a namespace are looked up by name, not counted")
+
+
+@dataclass(frozen=True)
 class Cache:
     """Reads from the watch-fed indexes (live: they change as events arrive)."""
 
@@ -119,6 +159,8 @@ class Cache:
     active_jobs: Index
     pods: Index
     config_maps: Index
+    pack_nodes: Index
+    dependents: Index
 
     def pack(self, uid: str) -> dict[str, Any] | None:
         """The Pack's metadata, spec and status as last watched; None once it is gone."""
@@ -132,6 +174,14 @@ class Cache:
 
     def config_map(self, namespace: str, name: str) -> ConfigMapEntry | None:
         return next(iter(self.config_maps.get((namespace, name), ())), None)
+
+    def namespace_packs(self, namespace: str) -> NamespacePacks:
+        """The Packs of `namespace` as spec.dependsOn sees them (by name)."""
+        return NamespacePacks(self.pack_nodes, namespace)
+
+    def dependents_of(self, namespace: str, name: str) -> list[str]:
+        """The uids of the Packs whose spec.dependsOn names this one."""
+        return list(self.dependents.get((namespace, name), ()))
 
     def active_by_namespace(self) -> dict[str, int]:
         """Jobs holding a concurrency slot, per namespace."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from packgate.api.status import (
     merge_conditions,
     timestamp,
 )
+from packgate.reconcile.depends import DependencyCheck, Hold, PackNode, activation_hold, check_dependencies
 from packgate.reconcile.queue import Waiting, admit
 from packgate.reconcile.render import PackIdentity, execution_id, job_name, spec_hash
 from packgate.results import (
@@ -142,6 +143,8 @@ class Observed:
     conflicts: dict[str, RunnerError] = field(default_factory=dict)
     nonce_secret: str = field(default="", repr=False)
     resource_version: str = ""  # of the Pack as observed: status writes are conditional on it
+    # The Packs of the namespace as the cache sees them (spec.dependsOn resolves against these).
+    packs: Mapping[str, PackNode] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -268,9 +271,12 @@ def conditions(
     tested: tuple[str, str, str],
     active: tuple[str, str, str],
     stalled_reason: str | None = None,
+    waiting: bool = False,
 ) -> list[Condition]:
-    """Tested and Active as given; Ready, Reconciling and Stalled derived (kstatus)."""
-    reconciling = phase in (Phase.PENDING, Phase.QUEUED, Phase.TESTING)
+    """Tested and Active as given; Ready, Reconciling and Stalled derived (kstatus).  `waiting`:
+    nothing runs, but the Pack waits for something that resolves itself (its dependencies), so
+    it is Reconciling with Active's reason and message."""
+    reconciling = waiting or phase in (Phase.PENDING, Phase.QUEUED, Phase.TESTING)
     active_true = active[0] == "True"
 
     def cond(type_: str, status: str, reason: str, message: str) -> Condition:
@@ -278,7 +284,9 @@ def conditions(
 
     out = [cond("Tested", *tested), cond("Active", *active)]
     out.append(cond("Ready", "True" if active_true and not reconciling else "False", active[1], active[2]))
-    if reconciling:
+    if waiting:
+        out.append(cond("Reconciling", "True", active[1], active[2]))
+    elif reconciling:
         out.append(cond("Reconciling", "True", str(phase), active[2] if phase is Phase.QUEUED else tested[2]))
     else:
         out.append(cond("Reconciling", "False", "Reconciled", "no execution is queued or running"))
@@ -306,6 +314,30 @@ def _finish(obs: Observed, status: PackStatus, conds: list[Condition], **updates
 
 def plan(obs: Observed) -> Plan:
     """Everything to do for one Pack now."""
+    result = _plan(obs)
+    check = dependencies(obs)
+    summary = check.summary if check is not None else None
+    if result.status.depends_on != summary:
+        result.status = result.status.model_copy(update={"depends_on": summary})
+    return result
+
+
+def dependencies(obs: Observed) -> DependencyCheck | None:
+    """The state of spec.dependsOn against the namespace's Packs; None without dependencies."""
+    if obs.spec is None or not obs.spec.depends_on:
+        return None
+    return check_dependencies(obs.pack.name, obs.spec.depends_on, obs.packs)
+
+
+def _hold(obs: Observed, spec: PackSpec) -> Hold | None:
+    """Whether the dependencies hold back activating spec.version (its tests allowed it)."""
+    check = dependencies(obs)
+    if check is None:
+        return None
+    return activation_hold(check, version=spec.version, active_version=obs.status.active_version)
+
+
+def _plan(obs: Observed) -> Plan:
     status = obs.status
     spec = obs.spec
     current = status.current_execution
@@ -357,7 +389,12 @@ def plan(obs: Observed) -> Plan:
 def _plan_skipped(obs: Observed, spec: PackSpec, delete: list[str]) -> Plan:
     message = "tests skipped (spec.skipTests); version activated without testing"
     events = []
-    if obs.status.active_version != spec.version:
+    hold = _hold(obs, spec)
+    active: tuple[str, str, str] = ("True", ActiveReason.TESTS_SKIPPED, message)
+    active_version = spec.version
+    if hold is not None:
+        active, active_version = _held(obs, hold), obs.status.active_version
+    elif obs.status.active_version != spec.version:
         events.append(Event("Normal", "Activated", f"version {spec.version} activated without testing (skipTests)"))
     new = _finish(
         obs,
@@ -366,15 +403,24 @@ def _plan_skipped(obs: Observed, spec: PackSpec, delete: list[str]) -> Plan:
             generation=obs.generation,
             phase=Phase.SKIPPED,
             tested=("False", "Skipped", message),
-            active=("True", ActiveReason.TESTS_SKIPPED, message),
+            active=active,
+            stalled_reason=hold.reason if hold is not None else None,
+            waiting=hold is not None and not hold.stalled,
         ),
         phase=Phase.SKIPPED,
-        message=message,
-        active_version=spec.version,
+        message=active[2] if hold is not None else message,
+        active_version=active_version,
         current_execution=None,
         queue_position=None,
     )
     return Plan(new, events=events, delete_jobs=delete)
+
+
+def _held(obs: Observed, hold: Hold) -> tuple[str, str, str]:
+    """The Active condition of a version its tests allow but its dependencies hold back."""
+    active = obs.status.active_version
+    keep = f"; version {active} stays active" if active else ""
+    return ("False", str(hold.reason), f"{hold.message}{keep}")
 
 
 def _plan_no_tests(obs: Observed, spec: PackSpec, delete: list[str]) -> Plan:
@@ -863,7 +909,10 @@ def verdict_status(
     phase = phase_of(last, policy_of(spec).min_pass_rate)
     previous_active = obs.status.active_version
     events: list[Event] = []
-    if verdict.allowed:
+    hold = _hold(obs, spec) if verdict.allowed else None
+    if hold is not None:
+        active_version = previous_active
+    elif verdict.allowed:
         active_version = spec.version
         if previous_active != spec.version:
             events.append(Event("Normal", "Activated", f"version {spec.version} activated: {verdict.message}"))
@@ -882,6 +931,10 @@ def verdict_status(
     if not verdict.allowed and active_version and active_version != spec.version:
         message = f"{message}; version {active_version} stays active"
     stalled = next((s.reason for s in last.suites if s.reason), None)
+    active: tuple[str, str, str] = ("True" if verdict.allowed else "False", str(reason), message)
+    if hold is not None:
+        active, stalled = _held(obs, hold), str(hold.reason)
+        message = active[2]
     new = _finish(
         obs,
         obs.status,
@@ -889,8 +942,9 @@ def verdict_status(
             generation=obs.generation,
             phase=phase,
             tested=tested,
-            active=("True" if verdict.allowed else "False", str(reason), message),
+            active=active,
             stalled_reason=stalled,
+            waiting=hold is not None and not hold.stalled,
         ),
         phase=phase,
         message=message,
