@@ -59,6 +59,17 @@ class ExecutionRecord(_Frozen):
         description="status.activeVersion before this verdict (\"\" or None: none), for the Activated event; "
         "when the record does not carry the key at all, the pack row's active_version is used",
     )
+    digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="what the execution ran: the pack's content and each runner's effective configuration "
+        "(packgate.reconcile.digest); None when the source names no fixed content",
+    )
+    cached_from: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the execution_id whose verdict this execution reused without running Jobs (cacheFor)",
+    )
 
 
 class PackInfo(_Frozen):
@@ -98,6 +109,8 @@ class ExecutionSummary(_Frozen):
     duration_ms: int
     forced: bool
     allowed: bool
+    digest: str | None = None
+    cached_from: str | None = Field(default=None, description="the execution whose verdict this one reused")
 
 
 class ExecutionDetail(ExecutionSummary):
@@ -120,9 +133,10 @@ class PackStats(_Frozen):
 
 
 class FlakyTest(_Frozen):
-    """A test that both passed and failed within one version."""
+    """A test that both passed and failed within one version, or (`digest` set) on the same content
+    digest: the same pack content and runner configuration, the strongest sign of flakiness."""
 
-    version: str
+    version: str = Field(description="the version; by digest, the newest version that ran that digest")
     suite: str
     case: str
     runs: int
@@ -130,6 +144,7 @@ class FlakyTest(_Frozen):
     failures: int
     flips: int = Field(description="status changes between passing and failing, in time order")
     last_status: TestStatus
+    digest: str | None = Field(default=None, description="set when found by content digest")
 
     @property
     def key(self) -> str:

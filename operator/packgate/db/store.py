@@ -79,8 +79,8 @@ _EXECUTION_EXISTS = "SELECT 1 FROM packgate.pack_test_execution WHERE idempotenc
 _INSERT_EXECUTION = """
 INSERT INTO packgate.pack_test_execution (
     pack_id, execution_id, idempotency_key, pack_version, trigger_reason, status, execution_time,
-    total_tests, passed, failed, skipped, pass_rate, duration_ms, forced, allowed, result)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb)
+    total_tests, passed, failed, skipped, pass_rate, duration_ms, forced, allowed, result, digest, cached_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17, $18)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id
 """
@@ -129,7 +129,7 @@ _FIND_PACK_BY_UID = f"SELECT {_PACK_COLUMNS} FROM packgate.pack WHERE uid = $1"
 
 _SUMMARY_COLUMNS = """
     execution_id, idempotency_key, pack_version, trigger_reason, status, execution_time,
-    total_tests, passed, failed, skipped, pass_rate, duration_ms, forced, allowed
+    total_tests, passed, failed, skipped, pass_rate, duration_ms, forced, allowed, digest, cached_from
 """
 
 _HISTORY = f"""
@@ -146,7 +146,8 @@ _STATS = "SELECT * FROM packgate.get_pack_test_stats($1)"
 
 _HAS_PASSING = "SELECT packgate.pack_has_passing_tests($1, $2)"
 
-# Tests that both passed and failed (or errored) within one version; skipped runs are ignored.
+# Tests that both passed and failed (or errored) within one version; skipped runs are ignored, and
+# so are executions that reused another's verdict (cached_from: their cases are the origin's).
 _FLAKY = """
 WITH runs AS (
     SELECT e.pack_version, c.suite_name, c.case_name, c.status, e.execution_time, e.id AS execution,
@@ -156,6 +157,7 @@ WITH runs AS (
       JOIN packgate.pack_test_execution AS e ON e.id = c.execution_id
      WHERE e.pack_id = $1
        AND ($2::text IS NULL OR e.pack_version = $2)
+       AND e.cached_from IS NULL
        AND c.status <> 'skipped'
 )
 SELECT pack_version, suite_name, case_name,
@@ -168,6 +170,48 @@ SELECT pack_version, suite_name, case_name,
  GROUP BY pack_version, suite_name, case_name
 HAVING count(*) FILTER (WHERE status = 'passed') > 0 AND count(*) FILTER (WHERE status <> 'passed') > 0
  ORDER BY flips DESC, failures DESC, pack_version, suite_name, case_name
+"""
+
+# Tests that both passed and failed on the same content digest (Buildkite's same-commit rule):
+# nothing that decides what ran changed, so the test itself is flaky.  Cached executions are left
+# out (they ran nothing).  `pack_version`: the newest version that ran the digest.
+_FLAKY_BY_DIGEST = """
+WITH runs AS (
+    SELECT e.digest, e.pack_version, c.suite_name, c.case_name, c.status, e.execution_time, e.id AS execution,
+           lag(c.status) OVER (PARTITION BY e.digest, c.suite_name, c.case_name
+                               ORDER BY e.execution_time, e.id, c.id) AS previous
+      FROM packgate.pack_test_case AS c
+      JOIN packgate.pack_test_execution AS e ON e.id = c.execution_id
+     WHERE e.pack_id = $1
+       AND e.digest IS NOT NULL
+       AND e.cached_from IS NULL
+       AND c.status <> 'skipped'
+)
+SELECT digest, suite_name, case_name,
+       (array_agg(pack_version ORDER BY execution_time DESC, execution DESC))[1] AS pack_version,
+       count(*) AS runs,
+       count(*) FILTER (WHERE status = 'passed') AS passes,
+       count(*) FILTER (WHERE status <> 'passed') AS failures,
+       count(*) FILTER (WHERE previous IS NOT NULL AND (previous = 'passed') <> (status = 'passed')) AS flips,
+       (array_agg(status ORDER BY execution_time DESC, execution DESC))[1] AS last_status
+  FROM runs
+ GROUP BY digest, suite_name, case_name
+HAVING count(*) FILTER (WHERE status = 'passed') > 0 AND count(*) FILTER (WHERE status <> 'passed') > 0
+ ORDER BY flips DESC, failures DESC, suite_name, case_name, digest
+"""
+
+# The verdict an install or update may reuse (spec.testing.cacheFor): the newest execution of the
+# Pack with this digest that ran its Jobs (never a cached one: the window counts from the origin)
+# and finished at or after $3.  An execution that errored is not reused: its cause (an image
+# pull, a node, a timeout) is often passing.
+_CACHED_ORIGIN = f"""
+SELECT {_SUMMARY_COLUMNS}, e.result
+  FROM packgate.pack_test_execution AS e
+  JOIN packgate.pack AS p ON p.id = e.pack_id
+ WHERE p.uid = $1 AND e.digest = $2 AND e.cached_from IS NULL AND e.status <> 'error'
+   AND e.execution_time + e.duration_ms * interval '1 millisecond' >= $3
+ ORDER BY e.execution_time DESC, e.id DESC
+ LIMIT 1
 """
 
 _MARK_DELETED = """
@@ -249,7 +293,25 @@ def _summary_fields(row: Any) -> dict[str, Any]:
         "duration_ms": row["duration_ms"],
         "forced": row["forced"],
         "allowed": row["allowed"],
+        "digest": row["digest"],
+        "cached_from": row["cached_from"],
     }
+
+
+def _detail(row: Any) -> ExecutionDetail:
+    """An execution row with its stored result (and the compaction note kept inside it)."""
+    try:
+        stored = json.loads(row["result"])
+        note = stored.pop(_COMPACTED, None) if isinstance(stored, dict) else None
+        result = PackTestResult.model_validate(stored)
+        compacted = None if note is None else Compaction.model_validate(note)
+    except (ValueError, ValidationError) as exc:
+        errors = f"{exc.error_count()} errors" if isinstance(exc, ValidationError) else "not JSON"
+        raise DatabaseError(
+            f"stored result of execution {row['execution_id']} does not match this Packgate's result "
+            f"model ({errors})"
+        ) from exc
+    return ExecutionDetail.model_validate({**_summary_fields(row), "result": result, "compacted": compacted})
 
 
 def _pack(row: Any) -> PackInfo:
@@ -384,6 +446,8 @@ class Database:
                     record.forced,
                     record.allowed,
                     _result_json(result, record.compacted),
+                    record.digest,
+                    record.cached_from,
                 )
                 if execution is None:  # recorded concurrently by another writer
                     return False
@@ -460,20 +524,38 @@ class Database:
             return None
         with translated(self.target):
             row = await self._pool.fetchrow(_LATEST, pack.id)
-        if row is None:
-            return None
-        try:
-            stored = json.loads(row["result"])
-            note = stored.pop(_COMPACTED, None) if isinstance(stored, dict) else None
-            result = PackTestResult.model_validate(stored)
-            compacted = None if note is None else Compaction.model_validate(note)
-        except (ValueError, ValidationError) as exc:
-            errors = f"{exc.error_count()} errors" if isinstance(exc, ValidationError) else "not JSON"
-            raise DatabaseError(
-                f"stored result of execution {row['execution_id']} does not match this Packgate's result "
-                f"model ({errors})"
-            ) from exc
-        return ExecutionDetail.model_validate({**_summary_fields(row), "result": result, "compacted": compacted})
+        return None if row is None else _detail(row)
+
+    async def cached_origin(self, pack_uid: str, digest: str, since: datetime) -> ExecutionDetail | None:
+        """The newest execution of the Pack with this content digest that ran its Jobs, did not
+        error and finished at or after `since` (now minus spec.testing.cacheFor); None when there
+        is none.  Its result is the verdict an install or update with the same digest reuses."""
+        with translated(self.target):
+            row = await self._pool.fetchrow(_CACHED_ORIGIN, pack_uid, digest, aware(since))
+        return None if row is None else _detail(row)
+
+    async def flaky_by_digest(self, namespace: str, name: str) -> list[FlakyTest]:
+        """Tests that both passed and failed on the same content digest (executions that ran),
+        most flips first; each with the digest and the newest version that ran it."""
+        pack = await self.find_pack(namespace, name)
+        if pack is None:
+            return []
+        with translated(self.target):
+            rows = await self._pool.fetch(_FLAKY_BY_DIGEST, pack.id)
+        return [
+            FlakyTest(
+                version=r["pack_version"],
+                suite=r["suite_name"],
+                case=r["case_name"],
+                runs=r["runs"],
+                passes=r["passes"],
+                failures=r["failures"],
+                flips=r["flips"],
+                last_status=TestStatus(r["last_status"]),
+                digest=r["digest"],
+            )
+            for r in rows
+        ]
 
     async def stats(self, namespace: str, name: str) -> PackStats | None:
         """get_pack_test_stats() of the Pack; None when the Pack was never seen."""
