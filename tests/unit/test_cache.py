@@ -22,6 +22,7 @@ from packgate.reconcile.cache import (
     queue_entries,
 )
 from packgate.reconcile.depends import PackNode
+from packgate.reconcile.digest import config_map_digest
 from packgate.reconcile.plan import JobState
 from packgate.reconcile.queue import Waiting
 from packgate.reconcile.render import LABEL_EXECUTION, LABEL_PACK_UID, LABEL_RUNNER, PATHS_ANNOTATION
@@ -90,7 +91,22 @@ def test_pods_and_config_maps_are_cached_by_their_keys() -> None:
     [state] = pod_entries(raw_pod).values()
     assert (state.name, state.job, state.phase) == ("p", "j", "Running")
     cm = {"metadata": {"name": "src", "namespace": "ns", "annotations": {PATHS_ANNOTATION: "{}"}}}
-    assert config_map_entries(cm) == {("ns", "src"): ConfigMapEntry(paths="{}")}
+    assert config_map_entries(cm) == {("ns", "src"): ConfigMapEntry(paths="{}", digest=config_map_digest({}, {}, "{}"))}
+
+
+def test_a_config_map_entry_carries_its_content_digest() -> None:
+    """The ConfigMap's entry carries the digest of its data, binaryData and paths annotation: the
+    same content gives the same digest, any change another."""
+    meta = {"name": "src", "namespace": "ns"}
+    one = config_map_entries({"metadata": meta, "data": {"a.sh": "echo 1"}, "binaryData": {"b": "AA=="}})
+    same = config_map_entries(
+        {"metadata": {**meta, "resourceVersion": "9"}, "data": {"a.sh": "echo 1"}, "binaryData": {"b": "AA=="}}
+    )
+    other = config_map_entries({"metadata": meta, "data": {"a.sh": "echo 2"}, "binaryData": {"b": "AA=="}})
+    digest = one[("ns", "src")].digest
+    assert digest == config_map_digest({"a.sh": "echo 1"}, {"b": "AA=="}, None)
+    assert same[("ns", "src")].digest == digest
+    assert other[("ns", "src")].digest != digest
 
 
 def test_the_cache_reads_by_key_and_counts_slots_per_namespace() -> None:

@@ -3,7 +3,7 @@ contributes to an index, and the reads a reconcile pass makes from those indexes
 
 Owns: `*_entries` (pure functions from one raw object to its index entries: a Pack's body, its
 place in the admission queue, a Job's and a Pod's observed state by Pack uid, a ConfigMap's
-presence and paths annotation) and `Cache`, the read side over the live index mappings the
+presence, paths annotation and content digest) and `Cache`, the read side over the live index mappings the
 handlers hand in (kopf's indexes: one mapping per index, key to a collection of entries).  Every
 read is by key, so a pass costs the same whatever the number of Packs; the admission queue is
 read whole (only the queued executions are in it).  Must not: import kopf, do I/O, or write.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packgate.reconcile.depends import PackNode, pack_node
+from packgate.reconcile.digest import config_map_digest
 from packgate.reconcile.observe import job_state, pod_state
 from packgate.reconcile.plan import JobState, PodState
 from packgate.reconcile.queue import Waiting
@@ -43,9 +44,11 @@ class JobEntry:
 
 @dataclass(frozen=True)
 class ConfigMapEntry:
-    """A ConfigMap as far as a Pack's source needs it: it exists, and its paths annotation."""
+    """A ConfigMap as far as a Pack's source needs it: it exists, its paths annotation, and the
+    digest of its content (data, binaryData and paths: reconcile.digest.config_map_digest)."""
 
     paths: str | None
+    digest: str | None = None
 
 
 def pack_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
@@ -125,7 +128,8 @@ def config_map_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     if not meta.get("name"):
         return {}
     paths = (meta.get("annotations") or {}).get(PATHS_ANNOTATION)
-    return {(meta.get("namespace", ""), meta["name"]): ConfigMapEntry(paths=paths)}
+    digest = config_map_digest(body.get("data"), body.get("binaryData"), paths)
+    return {(meta.get("namespace", ""), meta["name"]): ConfigMapEntry(paths=paths, digest=digest)}
 
 
 @dataclass(frozen=True)
