@@ -95,7 +95,7 @@ _NAMESPACES = "SELECT DISTINCT namespace FROM packgate.pack ORDER BY namespace"
 _EXECUTION_COLUMNS = """
     e.id, p.namespace, p.name, e.execution_id, e.idempotency_key, e.pack_version, e.trigger_reason, e.status,
     e.execution_time, e.total_tests, e.passed, e.failed, e.skipped, e.pass_rate, e.duration_ms, e.forced,
-    e.allowed
+    e.allowed, e.digest, e.cached_from
 """
 
 # Keyset pagination on the index (pack_id, execution_time DESC, id DESC): `before` is the row id
