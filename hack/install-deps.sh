@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what Packgate's development, demo and tests need on a Debian machine, skipping what is
-# already there: PostgreSQL server, shellcheck, openssl, Node.js, Python venv support, and for the
+# already there: PostgreSQL server, shellcheck, openssl, Node.js and npm, Python venv support, and for the
 # local cluster's real node: iptables, CNI plugins, the distribution registry, mmdebstrap and
 # buildah (images from Debian's packages), libseccomp (runc's build), and Chromium for the
 # history UI's browser tests.  Go (>= 1.26, to build the
@@ -19,6 +19,8 @@ command -v buildah >/dev/null || missing+=(buildah)
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v node >/dev/null || missing+=(nodejs)
+# npm: the local cluster's npm registry (verdaccio) and packs' package.json dependencies.
+command -v npm >/dev/null || missing+=(npm)
 command -v git >/dev/null || missing+=(git)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # The history UI's browser tests drive Debian's headless Chromium (Playwright, no browser download).
