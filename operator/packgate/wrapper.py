@@ -77,7 +77,9 @@ pg_install() {
   "$@" > .packgate/install.log 2>&1 && return 0
   pg_rc=$?
   pg_log=.packgate/install.log
-  if [ "$pg_tool" = npm ] && grep -Ev '^npm (error|ERR!)  |^npm (error|ERR!) *(404)? *[{}]? *$|complete log of this run|behind a proxy|Note that you can also install|tarball, folder, http url' "$pg_log" > .packgate/install.short; then
+  pg_noise='^npm (error|ERR!)  |^npm (error|ERR!) *(404)? *[{}]? *$|complete log of this run|behind a proxy'
+  pg_noise="$pg_noise|Note that you can also install|tarball, folder, http url"
+  if [ "$pg_tool" = npm ] && grep -Ev "$pg_noise" "$pg_log" > .packgate/install.short; then
     pg_log=.packgate/install.short
   fi
   tail -n 20 "$pg_log" 2>/dev/null || cat "$pg_log"
