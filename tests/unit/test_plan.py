@@ -39,7 +39,9 @@ from packgate.api.status import (
     timestamp,
 )
 from packgate.reconcile.depends import PackNode
+from packgate.reconcile.digest import CachedExecution
 from packgate.reconcile.plan import (
+    CacheLookup,
     Collect,
     Event,
     JobState,
@@ -57,7 +59,7 @@ from packgate.reconcile.plan import (
 )
 from packgate.reconcile.queue import Waiting
 from packgate.reconcile.render import job_name
-from packgate.results import RunStatus, TestSuiteResult
+from packgate.results import RunStatus, TestSuiteResult, combine
 from packgate.wrapper import new_collector
 
 pytestmark = pytest.mark.unit
@@ -1048,3 +1050,123 @@ def test_an_active_version_is_not_deactivated_when_a_dependency_changes() -> Non
     result = plan(later(obs, 0, packs={"net-base": PackNode("2.0.0", ())}))
     assert (result.status.active_version, result.status.depends_on) == ("1.0.0", "waiting: net-base")
     assert cond(result.status, "Active") == ("True", "TestsPassed")
+
+
+# -- cacheFor: reusing the verdict of an execution with the same content digest -----------------
+
+CACHED = spec_of(testing={"cacheFor": "1h"})
+BUMPED = spec_of(version="1.0.1", testing={"cacheFor": "1h"})
+DIGEST = "sha256:" + "d" * 64
+
+
+def origin(*, digest: str = DIGEST, finished: timedelta = timedelta(minutes=10), failed: int = 0) -> CachedExecution:
+    """An execution recorded `finished` ago with `digest`: shell passes 3, python passes 2 and fails `failed`."""
+    suites = [suite("shell", "script", 3), suite("python", "pytest", 2, failed=failed)]
+    result = combine("core", "1.0.0", NOW - finished - timedelta(seconds=30), suites, duration_ms=30_000)
+    return CachedExecution(execution_id="0a1b2c3d4e", digest=digest, finished_at=NOW - finished, result=result)
+
+
+def test_an_install_with_cache_for_asks_for_the_digest_lookup() -> None:
+    """A new Pack with cacheFor and a digest: `reads` asks for the newest execution with that digest
+    finished since now minus cacheFor; without cacheFor, or without a digest, it asks nothing."""
+    obs = dataclasses.replace(observed(CACHED), digest=DIGEST)
+    assert reads(obs).digest_lookup == CacheLookup(digest=DIGEST, since=NOW - timedelta(hours=1))
+    assert reads(dataclasses.replace(observed(SPEC), digest=DIGEST)).digest_lookup is None
+    assert reads(observed(CACHED)).digest_lookup is None
+
+
+def test_an_update_with_the_digest_of_a_recent_execution_reuses_its_verdict() -> None:
+    """A version bump with identical content, and an execution with its digest found: no Jobs, the
+    verdict of that execution (counts, suites) under a new execution id with cachedFrom and the
+    digest, a CachedVerdict event, the version activated, and a record to write."""
+    done = concluded(CACHED, passing(CACHED))
+    obs = dataclasses.replace(observed(BUMPED, status=done, now=NOW), digest=DIGEST)
+    lookup = reads(obs).digest_lookup
+    assert lookup is not None and lookup.digest == DIGEST
+    result = plan(dataclasses.replace(obs, cached=origin()))
+
+    assert (result.create_jobs, result.admitted, result.status.current_execution) == ([], 0, None)
+    last = result.status.last_execution
+    assert last is not None
+    assert (last.trigger, last.version, last.cached_from, last.digest) == (
+        Trigger.UPDATE,
+        "1.0.1",
+        "0a1b2c3d4e",
+        DIGEST,
+    )
+    assert last.id not in (done.last_execution.id if done.last_execution else "", "0a1b2c3d4e")
+    assert (last.total, last.passed, last.failed, last.status, last.duration_ms) == (5, 5, 0, "passed", 0)
+    assert [(s.name, s.passed, s.job) for s in last.suites] == [("shell", 3, None), ("python", 2, None)]
+    assert (result.status.phase, result.status.active_version) == (Phase.PASSED, "1.0.1")
+    assert cond(result.status, "Active") == ("True", "TestsPassed")
+    assert reasons(result.events) == [("Normal", "CachedVerdict"), ("Normal", "TestsPassed"), ("Normal", "Activated")]
+    assert "0a1b2c3d4e" in result.events[0].message
+    assert result.record is not None and result.record.allowed
+    assert (result.record.result.pack_version, result.record.result.duration_ms) == ("1.0.1", 0)
+    assert result.record.result.passed == 5
+    # The next pass has nothing to do: the cached execution is the last one of this spec.
+    again = plan(observed(BUMPED, status=result.status, now=NOW + timedelta(seconds=5)))
+    assert (again.create_jobs, again.record, again.status.current_execution) == ([], None, None)
+
+
+def test_a_cached_failure_is_decided_by_todays_policy() -> None:
+    """A reused verdict with a failing test is blocked under onFailure block (the previous version
+    stays active), and allowed under warn: the policy of the Pack now decides, not the origin's."""
+    done = concluded(CACHED, passing(CACHED))
+    blocked = plan(dataclasses.replace(observed(BUMPED, status=done), digest=DIGEST, cached=origin(failed=1)))
+    assert (blocked.status.phase, blocked.status.active_version) == (Phase.FAILED, "1.0.0")
+    assert blocked.record is not None and not blocked.record.allowed
+    assert blocked.status.last_execution is not None
+    assert blocked.status.last_execution.failing_tests == ["python: test_bad_0"]
+    warned = spec_of(version="1.0.1", testing={"cacheFor": "1h", "onFailure": "warn"})
+    allowed = plan(dataclasses.replace(observed(warned, status=done), digest=DIGEST, cached=origin(failed=1)))
+    assert allowed.status.active_version == "1.0.1"
+
+
+@pytest.mark.parametrize(
+    "found",
+    [None, origin(digest="sha256:" + "e" * 64), origin(finished=timedelta(hours=2))],
+    ids=["miss", "other-digest", "outside-the-window"],
+)
+def test_without_a_matching_execution_the_update_runs(found: CachedExecution | None) -> None:
+    """No execution found, one with another digest, or one finished before the window: the update
+    is admitted and runs its Jobs, carrying the digest for its record."""
+    done = concluded(CACHED, passing(CACHED))
+    result = plan(dataclasses.replace(observed(BUMPED, status=done), digest=DIGEST, cached=found))
+    current = admitted(result)
+    assert current is not None and current.trigger is Trigger.UPDATE
+    assert (current.digest, result.create_jobs, result.record) == (DIGEST, ["shell", "python"], None)
+
+
+def test_a_manual_retest_and_a_validation_always_run() -> None:
+    """With cacheFor set and an execution of the same digest at hand, a retest (annotation) and a
+    scheduled validation still run their Jobs; `reads` does not even ask for the lookup."""
+    done = concluded(CACHED, passing(CACHED))
+    retest = dataclasses.replace(
+        observed(CACHED, status=done, retest="r1", now=NOW + timedelta(minutes=1)), digest=DIGEST
+    )
+    assert reads(retest).digest_lookup is None
+    manual = plan(dataclasses.replace(retest, cached=origin()))
+    current = admitted(manual)
+    assert current is not None and current.trigger is Trigger.MANUAL and manual.create_jobs == ["shell", "python"]
+
+    revalidating = spec_of(testing={"cacheFor": "1h", "revalidateEvery": "30m"})
+    done = concluded(revalidating, passing(revalidating))
+    due = dataclasses.replace(observed(revalidating, status=done, now=NOW + timedelta(hours=1)), digest=DIGEST)
+    assert reads(due).digest_lookup is None
+    validation = plan(dataclasses.replace(due, cached=origin(finished=timedelta(minutes=-50))))
+    current = admitted(validation)
+    assert current is not None and current.trigger is Trigger.VALIDATION
+
+
+def test_a_concluded_execution_carries_its_digest() -> None:
+    """The digest observed when an execution was queued is in its lastExecution once it concludes
+    (and so in its record)."""
+    obs = dataclasses.replace(observed(CACHED), digest=DIGEST)
+    first = plan(obs)
+    current = admitted(first)
+    assert current is not None and current.digest == DIGEST
+    running, _ = started(obs, CACHED, current.model_copy(update={"nonce": NONCE}))
+    final, _ = run_to_end(CACHED, passing(CACHED), running)
+    assert final.last_execution is not None
+    assert (final.last_execution.digest, final.last_execution.cached_from) == (DIGEST, None)

@@ -104,6 +104,12 @@ class ExecutionSummary(_Status):
     recorded: bool = False
     record_error: str | None = Field(default=None, alias="recordError")
     """Why PostgreSQL refused this execution's record (it is not retried)."""
+    digest: str | None = None
+    """What the execution ran: `sha256:` and 64 hex digits over the pack's content and each
+    runner's effective configuration (packgate.reconcile.digest); None when the source names no
+    fixed content."""
+    cached_from: str | None = Field(default=None, alias="cachedFrom")
+    """The execution whose verdict this one reused (spec.testing.cacheFor): no Jobs ran."""
 
 
 class RunnerError(_Status):
@@ -141,6 +147,8 @@ class CurrentExecution(_Status):
     it was removed (a runner error), it is not one still to create."""
     collected: list[CollectedSuite] = Field(default_factory=list)
     """Runners whose result was read as soon as their Job ended (`CollectedSuite`)."""
+    digest: str | None = None
+    """The execution digest when it was queued (ExecutionSummary.digest)."""
 
 
 class PackStatus(_Status):

@@ -5,8 +5,10 @@ run is superseded, which Jobs to create or delete, when a runner has failed prom
 unschedulable, config error, a Job removed before its result was read), which ended runners' logs
 to read (each as soon as its Job ends: `reads`), whether a queued execution is admitted under
 the concurrency limits, and — once every runner has an outcome — the verdict, the active version,
-the conditions, the Events and the record.  Pure: typed values in (with `now`), typed values out;
-nothing here does I/O.
+the conditions, the Events and the record; and whether an install or update reuses the verdict
+of an execution with the same content digest (spec.testing.cacheFor: `reads` asks for it, the
+executor looks it up in PostgreSQL, `plan` serves it without Jobs).  Pure: typed values in
+(with `now`), typed values out; nothing here does I/O.
 
 One direction: the executor observes (the watch-fed cache, then the logs `reads` names and the
 comparison base from PostgreSQL), calls `plan` once with all of it, and applies the Plan.  What it
@@ -45,6 +47,7 @@ from packgate.api.status import (
     timestamp,
 )
 from packgate.reconcile.depends import DependencyCheck, Hold, PackNode, activation_hold, check_dependencies
+from packgate.reconcile.digest import CachedExecution
 from packgate.reconcile.queue import Waiting, admit
 from packgate.reconcile.render import PackIdentity, execution_id, job_name, spec_hash
 from packgate.results import (
@@ -145,6 +148,10 @@ class Observed:
     resource_version: str = ""  # of the Pack as observed: status writes are conditional on it
     # The Packs of the namespace as the cache sees them (spec.dependsOn resolves against these).
     packs: Mapping[str, PackNode] = field(default_factory=dict)
+    # The execution digest of the spec as observed (reconcile.digest.execution_digest; None: the
+    # source names no fixed content), and, when `reads` asked for it, the execution found for it.
+    digest: str | None = None
+    cached: CachedExecution | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +173,24 @@ class Collect:
 
 
 @dataclass(frozen=True)
+class CacheLookup:
+    """Look up the newest execution of this Pack with `digest` that ran its Jobs and finished at or
+    after `since` (now minus spec.testing.cacheFor): its verdict may be reused (`Observed.cached`)."""
+
+    digest: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Reads:
     """What a pass must read before planning: the logs of runners that ended (`collect`), and,
-    when every runner has ended (`concluding`), the comparison base from PostgreSQL."""
+    when every runner has ended (`concluding`), the comparison base from PostgreSQL; or, when an
+    install or update is about to start and spec.testing.cacheFor is set, the cached execution
+    (`digest_lookup`)."""
 
     collect: list[Collect] = field(default_factory=list)
     concluding: bool = False
+    digest_lookup: CacheLookup | None = None
 
 
 @dataclass(frozen=True)
@@ -380,6 +399,9 @@ def _plan(obs: Observed) -> Plan:
         delete.extend(current_jobs)
         current = None
     if current is None and wanted is not None:
+        if _reusable(obs, spec, wanted):
+            assert obs.cached is not None
+            return _plan_cached(obs, spec, wanted, obs.cached, delete, events)
         return _plan_new_execution(obs, spec, wanted, delete, events)
     if current is None:
         return _plan_idle(obs, spec, delete, events)
@@ -489,6 +511,7 @@ def _plan_new_execution(obs: Observed, spec: PackSpec, wanted: Wanted, delete: l
         nonce="",  # chosen when the execution is admitted
         queued_at=timestamp(obs.now),
         runners=[r.name for r in spec.testing.runners],
+        digest=obs.digest,
     )
     return _admission(obs, spec, current, delete, events)
 
@@ -673,14 +696,131 @@ def _started_current(obs: Observed) -> tuple[PackSpec, CurrentExecution] | None:
 def reads(obs: Observed) -> Reads:
     """The logs to read before planning: those of runners whose Jobs ended (each as soon as it
     ends: its Job may be removed, ttlSecondsAfterFinished, before the last runner ends), and, when
-    every runner has ended, those collected earlier again, for the record's full detail."""
+    every runner has ended, those collected earlier again, for the record's full detail.  Or the
+    execution whose verdict an install or update about to start may reuse (`cache_lookup`)."""
     running = _started_current(obs)
     if running is None:
-        return Reads()
+        return Reads(digest_lookup=cache_lookup(obs))
     survey = _survey(obs, *running)
     if survey.pending:
         return Reads(collect=survey.collect)
     return Reads(collect=survey.collect + survey.detail, concluding=True)
+
+
+def _new_execution_wanted(obs: Observed) -> tuple[PackSpec, Wanted] | None:
+    """The spec and the execution `plan` would start now (none queued or running for this spec),
+    if any: the same questions `_plan` asks, in the same order."""
+    spec = obs.spec
+    if spec is None or spec.skip_tests or spec.testing is None or not spec.testing.enabled:
+        return None
+    if not spec.testing.runners or obs.source_found is False:
+        return None
+    current = obs.status.current_execution
+    if current is not None and current.spec_hash == spec_hash(spec):
+        return None
+    wanted = wanted_execution(obs, spec)
+    return None if wanted is None else (spec, wanted)
+
+
+CACHEABLE = (Trigger.INSTALL, Trigger.UPDATE)
+"""Triggers whose execution may reuse a cached verdict; a manual retest and a validation always run."""
+
+
+def cache_lookup(obs: Observed) -> CacheLookup | None:
+    """What to look up in PostgreSQL before planning: when an install or update is about to start,
+    spec.testing.cacheFor is set and the spec has an execution digest, the newest execution with
+    that digest finished within cacheFor."""
+    new = _new_execution_wanted(obs)
+    if new is None or obs.digest is None:
+        return None
+    spec, wanted = new
+    window = spec.testing.cache_seconds if spec.testing else None
+    if not window or wanted.trigger not in CACHEABLE:
+        return None
+    return CacheLookup(digest=obs.digest, since=obs.now - timedelta(seconds=window))
+
+
+def _reusable(obs: Observed, spec: PackSpec, wanted: Wanted) -> bool:
+    """Whether `wanted` is served from `obs.cached`: an install or update, cacheFor set, and the
+    execution found has this spec's digest and finished within cacheFor (checked again here, so
+    a stale or foreign observation is never reused)."""
+    cached = obs.cached
+    window = spec.testing.cache_seconds if spec.testing else None
+    if cached is None or not window or wanted.trigger not in CACHEABLE or obs.digest is None:
+        return False
+    return cached.digest == obs.digest and obs.now - timedelta(seconds=window) <= cached.finished_at <= obs.now
+
+
+def _plan_cached(
+    obs: Observed, spec: PackSpec, wanted: Wanted, cached: CachedExecution, delete: list[str], events: list[Event]
+) -> Plan:
+    """An install or update with the digest of a recent execution: its verdict, without Jobs.  The
+    new execution (its own id, trigger and version) takes the origin's counts and suites, decided
+    by today's policy, names the origin in cachedFrom, and is recorded with cached_from."""
+    result = cached.result.model_copy(
+        update={
+            "pack_ref": pack_ref(obs.pack.name, spec),
+            "pack_version": spec.version,
+            "execution_time": obs.now,
+            "duration_ms": 0,
+        }
+    )
+    verdict = decide(policy_of(spec), result)
+    suites = result.test_suites
+    failing = [
+        f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
+    ]
+    now = timestamp(obs.now)
+    execution = ExecutionSummary(
+        id=wanted.id,
+        trigger=wanted.trigger,
+        version=spec.version,
+        spec_hash=wanted.spec_hash,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+        total=result.total_tests,
+        passed=result.passed,
+        failed=result.failed,
+        skipped=result.skipped,
+        pass_rate=round(result.pass_rate, 4),
+        status=str(result.status),
+        suites=[
+            SuiteSummary(
+                name=s.name,
+                type=s.runner_type,
+                status=str(s.status),
+                total=s.total,
+                passed=s.passed,
+                failed=s.failed,
+                skipped=s.skipped,
+                duration_ms=s.duration_ms,
+                reason=suite_reason(s),
+                error=s.error,
+                exit_code=s.exit_code,
+            )
+            for s in suites
+        ],
+        failing_tests=failing,
+        digest=obs.digest,
+        cached_from=cached.execution_id,
+    )
+    execution = bound_execution(execution)
+    status = obs.status.model_copy(update={"last_execution": execution, "current_execution": None})
+    new, more = verdict_status(with_status(obs, status), spec, execution, verdict)
+    reused = Event(
+        "Normal",
+        "CachedVerdict",
+        f"version {spec.version} ({wanted.trigger}): verdict of execution {cached.execution_id} reused, "
+        f"same content digest, finished {timestamp(cached.finished_at)}; no Jobs run",
+    )
+    return Plan(
+        new,
+        events=[*events, reused, *_verdict_events(spec, result, verdict), *more],
+        delete_jobs=delete,
+        record=Record(result, verdict.allowed),
+        requeue_after=validation_due_in(with_status(obs, new), spec),
+    )
 
 
 def _plan_running(
@@ -1034,6 +1174,7 @@ def conclude(
         failing_tests=failing,
         failing_tests_omitted=failing_omitted or None,
         comparison=comparison,
+        digest=current.digest,
     )
     execution = bound_execution(execution)
     status = obs.status.model_copy(update={"last_execution": execution})
