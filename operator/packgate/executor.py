@@ -1,9 +1,9 @@
 """The executor: observes one Pack, asks the planner what to do, and does it.
 
-One direction: observe (the watch-fed `Cache`, then the logs and the comparison base the planner's
-`reads` names), plan once, act.  The only cluster reads are log streams (and the read-back of a
-Job whose name is taken); everything else is a write: status (merge patches guarded by the
-resourceVersion observed), Jobs, Events.
+One direction: observe (the watch-fed `Cache` and the spec's execution digest, then the logs, the
+comparison base or the cached verdict the planner's `reads` names), plan once, act.  The only
+cluster reads are log streams (and the read-back of a Job whose name is taken); everything else
+is a write: status (merge patches guarded by the resourceVersion observed), Jobs, Events.
 
 Owns: the order of side effects (record, then status, then Jobs; database before clearing a
 pending record), the slots of executions it admitted until the cache shows their Jobs
@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,9 @@ from packgate.history import case_key, compare
 from packgate.k8s.client import Kube
 from packgate.reconcile import plan as planner
 from packgate.reconcile.cache import Cache
+from packgate.reconcile.digest import CachedExecution, execution_digest
 from packgate.reconcile.observe import job_mismatch
-from packgate.reconcile.plan import Collect, Event, Observed, Plan, Slots
+from packgate.reconcile.plan import CacheLookup, Collect, Event, Observed, Plan, Slots
 from packgate.reconcile.queue import admissible
 from packgate.reconcile.render import (
     RUNNER_CONTAINER,
@@ -221,6 +222,8 @@ class Executor:
             return None
         obs, spec, paths = self._observe(raw)
         needed = planner.reads(obs)
+        if needed.digest_lookup is not None:
+            obs = dataclasses.replace(obs, cached=await self._cached(obs, needed.digest_lookup))
         if needed.collect or needed.concluding:
             assert spec is not None
             collected = await self._read_logs(obs, spec, needed.collect)
@@ -263,11 +266,14 @@ class Executor:
             spec, error = None, str(exc)
         source_found: bool | None = None
         paths: str | None = None
+        config_map_digest: str | None = None
         if spec is not None and spec.source.config_map is not None:
             config_map = self.cache.config_map(namespace, spec.source.config_map.name)
             source_found = config_map is not None
             if config_map is not None:
                 paths = config_map.paths
+                config_map_digest = config_map.digest
+        digest = None if spec is None else execution_digest(spec, self.render_options, config_map_digest)
         status = load_status(raw.get("status"))
         current = status.current_execution
         conflicts = self.conflicts.get((uid, current.id), {}) if current is not None else {}
@@ -285,6 +291,7 @@ class Executor:
             unschedulable_grace=float(self.settings.unschedulable_grace_seconds),
             conflicts=dict(conflicts),
             packs=self.cache.namespace_packs(namespace) if spec is not None and spec.depends_on else {},
+            digest=digest,
             nonce_secret=self.nonce_secret,
             resource_version=str(meta.get("resourceVersion") or ""),
         )
@@ -361,12 +368,26 @@ class Executor:
         return written, recording is not None and recording.outcome is Outcome.DEFERRED
 
     def _finished(self, obs: Observed, spec: PackSpec, status: PackStatus, allowed: bool) -> None:
-        """Metrics and the log line of an execution that ended."""
+        """Metrics and the log line of an execution that ended (or reused a verdict: cachedFrom)."""
         current = obs.status.current_execution
         last = status.last_execution
-        assert current is not None and last is not None
-        self.conflicts.pop((obs.pack.uid, current.id), None)
+        assert last is not None
         metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(allowed).lower()).inc()
+        if last.cached_from is not None:
+            log.info(
+                "Pack %s/%s version %s: %s (%s/%s passed), %s, verdict of execution %s reused (same content digest)",
+                obs.pack.namespace,
+                obs.pack.name,
+                spec.version,
+                last.status,
+                last.passed,
+                last.passed + last.failed,
+                "allowed" if allowed else "blocked",
+                last.cached_from,
+            )
+            return
+        assert current is not None
+        self.conflicts.pop((obs.pack.uid, current.id), None)
         metrics.observe_execution(
             trigger=str(current.trigger),
             status=last.status,
@@ -507,6 +528,28 @@ class Executor:
             return planner.timeout_suite(item, collector.tail.lines())
         return judge(collector, exit_code=item.exit_code).model_copy(update={"job_name": item.job})
 
+    async def _cached(self, obs: Observed, lookup: CacheLookup) -> CachedExecution | None:
+        """The execution whose verdict an install or update may reuse (spec.testing.cacheFor), read
+        from PostgreSQL; None when there is none, or PostgreSQL is not there (then the Jobs run:
+        the database never blocks a verdict)."""
+        db = await self.recorder.database()
+        if db is None:
+            return None
+        try:
+            found = await db.cached_origin(obs.pack.uid, lookup.digest, lookup.since)
+        except DatabaseUnavailable:
+            await self.recorder.lost()
+            return None
+        except DatabaseError as exc:
+            log.warning("No cached verdict for Pack %s/%s: %s", obs.pack.namespace, obs.pack.name, exc)
+            return None
+        if found is None or found.digest is None:
+            return None
+        finished = found.execution_time + timedelta(milliseconds=found.duration_ms)
+        return CachedExecution(
+            execution_id=found.execution_id, digest=found.digest, finished_at=finished, result=found.result
+        )
+
     async def _comparison(self, obs: Observed, collected: dict[str, TestSuiteResult]) -> Comparison | None:
         base = obs.status.active_version
         if not base:
@@ -533,7 +576,9 @@ class Executor:
     def _record(
         self, obs: Observed, spec: PackSpec, status: PackStatus, outcome: PackTestResult, allowed: bool
     ) -> dict[str, Any]:
-        current = obs.status.current_execution
+        """The record of the execution that just ended: the planned status' lastExecution (the
+        current execution concluded, or a new one that reused a cached verdict)."""
+        current = status.last_execution
         assert current is not None
         raw = self.cache.pack(obs.pack.uid) or {}
         return {
@@ -552,6 +597,8 @@ class Executor:
             # For PackWebhooks: their packSelector, and whether this verdict activated the version.
             "labels": dict((raw.get("metadata") or {}).get("labels") or {}),
             "previous_active_version": obs.status.active_version,
+            "digest": current.digest,
+            "cached_from": current.cached_from,
         }
 
     async def _record_now(self, record: dict[str, Any]) -> Recording:
