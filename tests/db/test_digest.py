@@ -3,6 +3,7 @@ digest and cachedFrom, the cache lookup of spec.testing.cacheFor, and flaky test
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,3 +201,40 @@ def test_flaky_ignores_cached_rows_within_a_version(run_db: Run, make_result: Ru
 
     [flaky] = run_db(body)
     assert (flaky.key, flaky.runs, flaky.flips, flaky.last_status, flaky.digest) == ("s::a", 2, 1, T.FAILED, None)
+
+
+def test_packgate_results_shows_cached_from_and_flaky_by_digest(
+    run_db: Run, make_result: Run, make_record: Run, database: str
+) -> None:
+    """`packgate results` says that the latest execution reused a verdict, lists cachedFrom in the
+    history, and lists the tests flaky on one content digest (the --json document too)."""
+    from db.test_commands import packgate
+
+    runs = [
+        ("uid-core/e1", 30, "1.0.0", None, {"s::a": T.PASSED, "s::b": T.PASSED}),
+        ("uid-core/e2", 20, "1.0.0", None, {"s::a": T.FAILED, "s::b": T.PASSED}),
+        ("uid-core/e3", 10, "1.0.1", "e2", {"s::a": T.FAILED, "s::b": T.PASSED}),
+    ]
+    records = [
+        with_digest(make_record(make_result(cases, version=v, when=NOW - timedelta(minutes=m)), key), D1, c)
+        for key, m, v, c, cases in runs
+    ]
+
+    async def body(db: Any) -> None:
+        for record in records:
+            await db.record_execution(record)
+
+    run_db(body)
+    result = packgate("results", "core", "--namespace", "default", database_url=database)
+    assert (result.returncode, result.stderr) == (0, "")
+    out = result.stdout
+    assert "  cached: the verdict of execution e2 reused (same content digest), no Jobs ran\n" in out
+    history = [line.split() for line in out.splitlines() if line.startswith("  20")]
+    assert [(row[2], row[-1]) for row in history] == [("e3", "e2"), ("e2", "-"), ("e1", "-")]
+    assert "Flaky on the same content digest: 1\n" in out
+    [flaky] = [line.split() for line in out.splitlines() if line.startswith("  sha256:")]
+    assert flaky == ["sha256:111111111111", "1.0.0", "s::a", "2", "1", "1", "1", "failed"]
+
+    document = json.loads(packgate("results", "core", "--json", database_url=database).stdout)
+    assert [(f["digest"], f["suite"], f["case"]) for f in document["flaky_by_digest"]] == [(D1, "s", "a")]
+    assert [e["cached_from"] for e in document["history"]] == ["e2", None, None]

@@ -2,7 +2,9 @@
 
 Shows the latest execution (with its suites and first failing tests), the history, the
 statistics of get_pack_test_stats(), the tests that regressed against the active version, and
-flaky tests (passing and failing within one version).  `--json` prints the same as one JSON
+flaky tests (passing and failing within one version, and -- the strongest sign -- on the same
+content digest: nothing that decides what ran changed).  An execution that reused a cached
+verdict says so (cachedFrom).  `--json` prints the same as one JSON
 document.  Owns: gathering and rendering that report.  Must not: hold SQL or import asyncpg at
 import time; the queries live in `packgate.db`.
 """
@@ -62,6 +64,7 @@ class Report(BaseModel):
     stats: PackStats
     regressions: Regressions | None
     flaky: list[FlakyTest]
+    flaky_by_digest: list[FlakyTest]
 
 
 async def gather_report(db: Database, namespace: str, name: str, history: int) -> Report | None:
@@ -89,6 +92,7 @@ async def gather_report(db: Database, namespace: str, name: str, history: int) -
         stats=stats,
         regressions=regressions,
         flaky=await db.flaky_tests(namespace, name),
+        flaky_by_digest=await db.flaky_by_digest(namespace, name),
     )
 
 
@@ -177,6 +181,10 @@ def render(report: Report, history: int) -> str:
             f"rate {_rate(latest.pass_rate)}   duration {_duration(latest.duration_ms)}   "
             f"allowed {_yes(latest.allowed)}{'   forced' if latest.forced else ''}"
         )
+        if latest.cached_from is not None:
+            lines.append(
+                f"  cached: the verdict of execution {latest.cached_from} reused (same content digest), no Jobs ran"
+            )
         if latest.compacted is not None and latest.compacted.cases_omitted:
             lines.append(
                 f"  compacted: recorded after PostgreSQL was away, {latest.compacted.cases_omitted} "
@@ -210,6 +218,7 @@ def render(report: Report, history: int) -> str:
                 "SKIPPED",
                 "RATE",
                 "ALLOWED",
+                "CACHED-FROM",
             ],
             [
                 [
@@ -224,6 +233,7 @@ def render(report: Report, history: int) -> str:
                     str(e.skipped),
                     _rate(e.pass_rate),
                     _yes(e.allowed) + (" (forced)" if e.forced else ""),
+                    e.cached_from or "-",
                 ]
                 for e in report.history
             ],
@@ -268,4 +278,33 @@ def render(report: Report, history: int) -> str:
                 ],
             )
         )
+
+    lines.append("")
+    if not report.flaky_by_digest:
+        lines.append("Flaky on the same content digest: none")
+    else:
+        lines.append(f"Flaky on the same content digest: {len(report.flaky_by_digest)}")
+        lines.extend(
+            table(
+                ["DIGEST", "VERSION", "TEST", "RUNS", "PASSES", "FAILURES", "FLIPS", "LAST"],
+                [
+                    [
+                        short_digest(f.digest),
+                        f.version,
+                        f.key,
+                        str(f.runs),
+                        str(f.passes),
+                        str(f.failures),
+                        str(f.flips),
+                        str(f.last_status),
+                    ]
+                    for f in report.flaky_by_digest
+                ],
+            )
+        )
     return "\n".join(lines)
+
+
+def short_digest(digest: str | None) -> str:
+    """`sha256:` and the first 12 hex digits, as `docker images` shortens image ids."""
+    return "-" if digest is None else digest[: len("sha256:") + 12]
