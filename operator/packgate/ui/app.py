@@ -576,7 +576,11 @@ def create_app(services: Services | None = None, *, lifespan: Any = None) -> Fas
             trend = list(reversed((await services.reader.executions(ctx.info.id, limit=TREND_EXECUTIONS)).items))
         grid = await _grid(services, ctx.info, GRID_EXECUTIONS)
         comparison = await _compare(services, ctx.info, None, None)
-        flaky = await services.reader.flaky_tests(namespace, name) if ctx.info is not None else []
+        flaky = []
+        if ctx.info is not None:
+            # Flaky on the same content digest first (the strongest sign), then within a version.
+            flaky = await services.reader.flaky_by_digest(namespace, name)
+            flaky += await services.reader.flaky_tests(namespace, name)
         filters = {"trigger": trigger or "", "status": status or "", "version": version or ""}
         return page(
             request,
