@@ -202,6 +202,8 @@ class Executor:
             images={"shell": s.image_shell, "python": s.image_python, "pytest": s.image_pytest, "node": s.image_node},
             git_image=s.image_git,
             ttl_seconds=s.job_ttl_seconds,
+            pip_index_url=s.pip_index_url,
+            npm_registry=s.npm_registry,
         )
 
     @property

@@ -53,6 +53,7 @@ from packgate.reconcile.plan import (
     plan,
     reads,
     started,
+    suite_reason,
     summary_columns,
     timeout_suite,
     with_collected,
@@ -1170,3 +1171,14 @@ def test_a_concluded_execution_carries_its_digest() -> None:
     final, _ = run_to_end(CACHED, passing(CACHED), running)
     assert final.last_execution is not None
     assert (final.last_execution.digest, final.last_execution.cached_from) == (DIGEST, None)
+
+
+def test_a_reason_the_runner_reported_is_kept() -> None:
+    """A runner whose result carries its own reason (the wrapper could not install the pack's
+    dependencies) is shown with it, not as NoResults; a timeout still wins."""
+    failed = suite("python", "pytest", 0).model_copy(
+        update={"status": RunStatus.ERROR, "total": 0, "passed": 0, "reason": "DependencyInstallFailed"}
+    )
+    assert suite_reason(failed) == "DependencyInstallFailed"
+    assert suite_reason(failed, timed_out=True) == "Timeout"
+    assert suite_reason(failed.model_copy(update={"reason": None})) == "NoResults"

@@ -205,3 +205,15 @@ def test_webhook_delivery_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidSetting) as caught:
         load_settings()
     assert str(caught.value) == "invalid setting PACKGATE_WEBHOOK_TIMEOUT_SECONDS: Input should be greater than 0"
+
+
+def test_operator_renders_with_the_dependency_sources() -> None:
+    """PACKGATE_PIP_INDEX_URL and PACKGATE_NPM_REGISTRY reach rendering (unset: the tools' own defaults)."""
+    settings = load_settings(pip_index_url="http://10.0.0.1:8080/simple/", npm_registry="http://10.0.0.1:4873/")
+    options = Executor(kube=cast(Kube, None), settings=settings, recorder=Recorder(None), cache=EMPTY_CACHE)
+    assert (options.render_options.pip_index_url, options.render_options.npm_registry) == (
+        "http://10.0.0.1:8080/simple/",
+        "http://10.0.0.1:4873/",
+    )
+    plain = Executor(kube=cast(Kube, None), settings=load_settings(), recorder=Recorder(None), cache=EMPTY_CACHE)
+    assert (plain.render_options.pip_index_url, plain.render_options.npm_registry) == (None, None)

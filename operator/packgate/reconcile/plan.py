@@ -927,9 +927,13 @@ def _runner_pods(obs: Observed, current: CurrentExecution) -> dict[str, PodState
 
 def suite_reason(suite: TestSuiteResult, *, timed_out: bool = False) -> str | None:
     """The reason shown for a runner whose log was read: Timeout (its pod was killed at its
-    deadline), NoResults (nothing recognisable), ExitCode (a crash), or None (it has results)."""
+    deadline), the one the runner's result carries (DependencyInstallFailed: the wrapper could
+    not install the pack's dependencies), NoResults (nothing recognisable), ExitCode (a crash),
+    or None (it has results)."""
     if timed_out:
         return "Timeout"
+    if suite.reason:
+        return suite.reason
     if suite.status is RunStatus.ERROR:
         return "NoResults" if suite.total == 0 else "ExitCode"
     return None
