@@ -68,6 +68,10 @@ from packgate.parsing._common import strip_ansi
 from packgate.results import RunStatus, TestSuiteResult, error_suite
 
 WRAPPER_SCRIPT = r"""
+if [ -n "${PACKGATE_SOURCE:-}" ]; then
+  cp -R "$PACKGATE_SOURCE/." "${PACKGATE_WORKSPACE:-.}/" ||
+    { echo "packgate: could not copy the pack from $PACKGATE_SOURCE"; exit 126; }
+fi
 cd "${PACKGATE_WORKSPACE:-.}" || { echo "packgate: workspace ${PACKGATE_WORKSPACE:-.} is missing"; exit 126; }
 pg_install() {
   pg_file=$1 pg_tool=$2
@@ -209,10 +213,16 @@ def wrapper_command(argv: list[str]) -> list[str]:
     return ["/bin/sh", "-c", WRAPPER_SCRIPT, "packgate-wrapper", *argv]
 
 
-def wrapper_env(nonce: str, workspace: str, result_path: str | None, runner_type: str | None = None) -> dict[str, str]:
+def wrapper_env(
+    nonce: str, workspace: str, result_path: str | None, runner_type: str | None = None, source: str | None = None
+) -> dict[str, str]:
     """The environment the wrapper reads.  `runner_type` picks the tool that installs the pack's
-    dependencies first (`INSTALL_TOOLS`), if its type has one."""
+    dependencies first (`INSTALL_TOOLS`), if its type has one.  `source`: a read-only directory
+    the wrapper first copies the pack from into the workspace (a ConfigMap volume; other sources
+    are fetched by an init container)."""
     env = {"PACKGATE_NONCE": nonce, "PACKGATE_WORKSPACE": workspace}
+    if source:
+        env["PACKGATE_SOURCE"] = source
     if result_path:
         env["PACKGATE_RESULT_PATH"] = result_path
     tool = INSTALL_TOOLS.get(runner_type or "")

@@ -175,8 +175,9 @@ def test_pod_is_restricted() -> None:
 def test_every_container_drops_privileges(source: dict[str, Any]) -> None:
     """Every container, init ones included: no privilege escalation, ALL capabilities dropped, limits set."""
     pod = render(load_spec(raw_spec(source=source)))["spec"]["template"]["spec"]
-    containers = pod["initContainers"] + pod["containers"]
-    assert [c["name"] for c in containers] == ["fetch-pack", "runner"]
+    containers = pod.get("initContainers", []) + pod["containers"]
+    # A ConfigMap source needs no init container: the runner's wrapper copies it.
+    assert [c["name"] for c in containers] == (["runner"] if "configMap" in source else ["fetch-pack", "runner"])
     for container in containers:
         security = container["securityContext"]
         assert security["allowPrivilegeEscalation"] is False, container["name"]
@@ -213,6 +214,7 @@ def test_runner_container_runs_the_wrapper() -> None:
     assert env_of(runner) == {
         "PACKGATE_NONCE": NONCE,
         "PACKGATE_WORKSPACE": "/workspace",
+        "PACKGATE_SOURCE": "/packgate/source",
         "PACKGATE_RESULT_PATH": "results/junit.xml",
         "PACKGATE_INSTALL": "pip",
         "HOME": "/tmp",
@@ -253,15 +255,16 @@ def test_runner_env_value_from_is_kept() -> None:
 
 
 def test_config_map_source() -> None:
-    """A ConfigMap source: mounted read-only, copied into the workspace by an init container, items from paths."""
+    """A ConfigMap source: mounted read-only in the runner, whose wrapper copies it into the
+    workspace first (PACKGATE_SOURCE; no init container), items from paths."""
     paths = json.dumps({"actions__echo.sh": "actions/echo.sh", "tests__test_actions.sh": "tests/test_actions.sh"})
     pod = render(spec_of(), paths=paths)["spec"]["template"]["spec"]
-    fetch = pod["initContainers"][0]
-    assert fetch["image"] == "registry.example/shell:1"
-    assert fetch["command"][:2] == ["/bin/sh", "-c"]
-    assert "/packgate/source/." in fetch["command"][2] and "/workspace/" in fetch["command"][2]
-    assert {"name": "source", "mountPath": "/packgate/source", "readOnly": True} in fetch["volumeMounts"]
-    assert {"name": "workspace", "mountPath": "/workspace"} in fetch["volumeMounts"]
+    assert "initContainers" not in pod
+    [runner] = pod["containers"]
+    assert env_of(runner)["PACKGATE_SOURCE"] == "/packgate/source"
+    assert {"name": "source", "mountPath": "/packgate/source", "readOnly": True} in runner["volumeMounts"]
+    assert {"name": "workspace", "mountPath": "/workspace"} in runner["volumeMounts"]
+    assert 'cp -R "$PACKGATE_SOURCE/." "${PACKGATE_WORKSPACE:-.}/"' in WRAPPER_SCRIPT
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes["workspace"]
     assert volumes["source"]["configMap"] == {

@@ -801,3 +801,26 @@ def test_output_without_newlines_reaches_the_parser_in_pieces() -> None:
         (2, 2, 0, 0, RunStatus.PASSED, 0),
         2 * TAIL_CHARS,
     )
+
+
+def test_the_wrapper_copies_a_config_map_source_into_the_workspace(tmp_path: Path) -> None:
+    """With PACKGATE_SOURCE (a ConfigMap volume, read-only), the wrapper first copies the pack
+    into the workspace, keeping its tree and modes, then runs the tests there; a source it cannot
+    copy ends the runner with one line and exit code 126 before anything runs."""
+    source, workspace = tmp_path / "source", tmp_path / "workspace"
+    (source / "tests").mkdir(parents=True)
+    (source / "tests" / "run.sh").write_text('echo "Total Tests: 1"\necho "Passed: 1"\necho "Failed: 0"\n')
+    (source / "tests" / "run.sh").chmod(0o755)
+    workspace.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env.update(wrapper_env(NONCE, str(workspace), None, source=str(source)))
+    done = subprocess.run(wrapper_command(["./tests/run.sh"]), env=env, cwd="/", capture_output=True, text=True,
+                          timeout=20, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert judged(done.stdout.splitlines(keepends=True)).passed == 1
+    assert (workspace / "tests" / "run.sh").stat().st_mode & 0o777 == 0o755
+    env["PACKGATE_SOURCE"] = str(tmp_path / "missing")
+    failed = subprocess.run(wrapper_command(["true"]), env=env, cwd="/", capture_output=True, text=True,
+                            timeout=20, check=False)
+    assert failed.returncode == 126
+    assert failed.stdout.splitlines()[-1] == f"packgate: could not copy the pack from {tmp_path / 'missing'}"

@@ -144,16 +144,15 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _fetch_container(spec: PackSpec, image: str, options: RenderOptions) -> dict[str, Any]:
-    """The init container that places the pack in the workspace."""
+def _fetch_container(spec: PackSpec, options: RenderOptions) -> dict[str, Any] | None:
+    """The init container that places the pack in the workspace; None for a ConfigMap source,
+    which the runner's wrapper copies from its volume itself (one container start less per pod)."""
     mounts: list[dict[str, Any]] = [{"name": "workspace", "mountPath": WORKSPACE}]
     source = spec.source
+    env: list[dict[str, Any]]
     if source.config_map is not None:
-        script = f'cp -R "{SOURCE_MOUNT}/." "{WORKSPACE}/"'
-        mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
-        fetch_image = image
-        env: list[dict[str, Any]] = []
-    elif source.git is not None:
+        return None
+    if source.git is not None:
         git = source.git
         script = (
             'set -eu; git -c credential.helper=\'!f() { echo "username=${GIT_USERNAME:-}"; '
@@ -214,7 +213,7 @@ def render_job(
         LABEL_RUNNER: runner.name,
         LABEL_EXECUTION: execution,
     }
-    fetch = _fetch_container(spec, image, options)
+    fetch = _fetch_container(spec, options)
     volumes: list[dict[str, Any]] = [
         {"name": "workspace", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
@@ -226,21 +225,25 @@ def render_job(
             config_map["items"] = items
         volumes.append({"name": "source", "configMap": config_map})
     result_path = runner.result_path
-    wrapper_vars = wrapper_env(nonce, WORKSPACE, result_path, runner.type.value)
+    copies = SOURCE_MOUNT if spec.source.config_map is not None else None
+    wrapper_vars = wrapper_env(nonce, WORKSPACE, result_path, runner.type.value, source=copies)
     sources = dependency_env(runner.type.value, *dependency_sources(spec, options))
     env = [{"name": k, "value": v} for k, v in {**wrapper_vars, **sources}.items()]
     env.append({"name": "HOME", "value": "/tmp"})
     env.extend(e.model_dump(mode="json", by_alias=True) for e in runner.env)
+    mounts: list[dict[str, Any]] = [
+        {"name": "workspace", "mountPath": WORKSPACE},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if copies is not None:
+        mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
     runner_container = {
         "name": RUNNER_CONTAINER,
         "image": image,
         "command": wrapper_command(runner_command(runner)),
         "workingDir": WORKSPACE,
         "env": env,
-        "volumeMounts": [
-            {"name": "workspace", "mountPath": WORKSPACE},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
         "securityContext": _container_security(),
         "resources": runner.resources or DEFAULT_RESOURCES,
     }
@@ -258,7 +261,7 @@ def render_job(
             "fsGroup": RUN_AS,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": [fetch],
+        **({"initContainers": [fetch]} if fetch is not None else {}),
         "containers": [runner_container],
         "volumes": volumes,
     }
