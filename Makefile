@@ -98,8 +98,12 @@ test-drills: setup
 test-network: venv
 	$(PYTEST) -m network
 
+.PHONY: test-browser
+test-browser: setup
+	$(PYTEST) -m browser
+
 .PHONY: test
-test: setup lint test-unit test-db stop-demo test-cluster test-e2e test-drills test-network ## every tier: unit, database, cluster, e2e, drills, network
+test: setup lint test-unit test-db stop-demo test-cluster test-e2e test-drills test-browser test-network ## every tier: unit, database, cluster, e2e, drills, browser, network
 
 # One machine holds one node: the test tiers start their own cluster, so a running demo goes first.
 .PHONY: stop-demo
