@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from plugins.cluster import wait_until
 from ui.conftest import BETA_SECRET, REPO, UiServer
 
 pytestmark = pytest.mark.browser
@@ -97,8 +99,7 @@ def test_sign_in_overview_pack_execution_and_retest(ui: UiServer, browser: Any, 
     page.click(f"text={ui.ns_a}/alpha")
     page.wait_for_url(f"{ui.url}/namespaces/{ui.ns_a}/packs/alpha")
     page.wait_for_selector("#live[data-refreshed]")
-    assert page.inner_text("#live-phase") == "Testing"
-    assert page.inner_text("#live-execution") == "run-42"
+    wait_until("the live status to show the Pack's phase", lambda: page.inner_text("#live-phase") == _phase(ui), 30)
     grid = page.locator("#grid tbody tr").all_inner_texts()
     assert grid[0].startswith("s::flaky regressed flaky") or grid[0].startswith("s::steady regressed flaky")
     assert "<script>" in page.inner_text("#grid")  # the hostile name, shown as text
@@ -125,14 +126,19 @@ def test_sign_in_overview_pack_execution_and_retest(ui: UiServer, browser: Any, 
 
 
 def test_live_status_updates_without_reload(ui: UiServer, browser: Any) -> None:
-    """The Pack page's live status follows the Pack's status (polling the JSON API): a change of
-    phase and the end of the running execution appear without a reload."""
+    """The Pack page's live status follows the Pack's status by polling the JSON API: after the
+    status changes (patched here; an operator running in the cluster may write its own), the
+    page shows the object's current phase and message, in the same document, without a reload."""
     context = browser.new_context()
     page = context.new_page()
     _sign_in(ui, page, "alice")
     page.goto(f"{ui.url}/namespaces/{ui.ns_a}/packs/alpha")
     page.wait_for_selector("#live[data-refreshed]")
-    page.evaluate("() => { window.__samePage = true; }")
+    page.evaluate(
+        "() => { window.__samePage = true; for (const id of ['live-phase', 'live-message'])"
+        " document.getElementById(id).textContent = 'stale'; }"
+    )
+    marker = f"ui-live-{uuid.uuid4().hex[:8]}"
     ui.cluster.kubectl(
         "patch",
         "packs.packgate.dev",
@@ -142,13 +148,18 @@ def test_live_status_updates_without_reload(ui: UiServer, browser: Any) -> None:
         "--subresource=status",
         "--type=merge",
         "-p",
-        json.dumps({"status": {"phase": "Passed", "message": "version 1.1.0 passed", "currentExecution": None}}),
+        json.dumps({"status": {"phase": "Passed", "message": marker, "currentExecution": None}}),
     )
+
+    def following() -> bool:
+        status = ui.pack(ui.ns_a, "alpha").get("status") or {}
+        shown = (page.inner_text("#live-phase"), page.inner_text("#live-message"))
+        return shown == (status.get("phase", "Pending"), status.get("message", ""))
+
     try:
-        page.wait_for_function("() => document.getElementById('live-phase').textContent === 'Passed'", timeout=20000)
+        wait_until("the page to show the Pack's current status", following, timeout=30, interval=0.5)
         assert page.evaluate("() => window.__samePage") is True
-        assert page.locator("#live-running").is_hidden()
-        assert page.inner_text("#live-message") == "version 1.1.0 passed"
+        assert page.locator("#live-running").is_hidden() == (not _running(ui))
     finally:
         ui.cluster.kubectl(
             "patch",
@@ -162,6 +173,14 @@ def test_live_status_updates_without_reload(ui: UiServer, browser: Any) -> None:
             json.dumps({"status": {"phase": "Testing", "message": "testing version 1.1.0"}}),
         )
         context.close()
+
+
+def _phase(ui: UiServer) -> str:
+    return str((ui.pack(ui.ns_a, "alpha").get("status") or {}).get("phase", "Pending"))
+
+
+def _running(ui: UiServer) -> bool:
+    return bool(((ui.pack(ui.ns_a, "alpha").get("status") or {}).get("currentExecution") or {}).get("id"))
 
 
 def test_phone_viewport_and_foreign_namespace(ui: UiServer, browser: Any, shots: Path) -> None:
