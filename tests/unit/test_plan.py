@@ -1182,3 +1182,16 @@ def test_a_reason_the_runner_reported_is_kept() -> None:
     assert suite_reason(failed) == "DependencyInstallFailed"
     assert suite_reason(failed, timed_out=True) == "Timeout"
     assert suite_reason(failed.model_copy(update={"reason": None})) == "NoResults"
+
+
+def test_a_runner_whose_pod_ended_is_read_before_its_job_is_marked_finished() -> None:
+    """The pod Succeeded (or Failed) with its runner's exit code: the log is complete, so it is
+    read at once, ahead of the Job controller's Complete condition; a pod still running is not."""
+    status = running_status(SPEC)
+    shell, python = job(status, "shell"), job(status, "python")
+    pods = [pod(shell, phase="Succeeded", exit_code=0), pod(python, phase="Running")]
+    need = reads(observed(SPEC, status=status, jobs=[shell, python], pods=pods))
+    assert need.collect == [
+        Collect(runner="shell", runner_type="script", job=shell.name, pod=pods[0].name, exit_code=0)
+    ]
+    assert not need.concluding

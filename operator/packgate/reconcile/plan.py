@@ -675,7 +675,7 @@ def _survey(obs: Observed, spec: PackSpec, current: CurrentExecution) -> _Survey
             delete.append(job.name)
             events.append(Event("Warning", "RunnerError", f"runner {name}: {prompt.reason}: {prompt.message}"))
             continue
-        if job.finished:
+        if job.finished or _runner_ended(pod):
             collect.append(_collect(name, runner, job, pod))
     seen = [n for n in seen if n not in errors and n not in collected]
     reading = {c.runner for c in collect}
@@ -850,6 +850,12 @@ def _plan_running(
     # Every runner has an outcome: the verdict, from what was read for this pass.
     final, more, result, verdict = conclude(obs, spec, obs.collected, obs.comparison)
     return Plan(final, events=events + more, delete_jobs=delete, record=Record(result, verdict.allowed))
+
+
+def _runner_ended(pod: PodState | None) -> bool:
+    """The runner's pod has ended and its container's exit code is known: its log is complete,
+    so it is read at once, without waiting for the Job controller to mark the Job finished."""
+    return pod is not None and pod.phase in ("Succeeded", "Failed") and pod.exit_code is not None
 
 
 def _collect(name: str, runner: Runner, job: JobState, pod: PodState | None, *, detail: bool = False) -> Collect:
