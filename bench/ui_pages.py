@@ -1,7 +1,7 @@
 """Benchmark: the history UI's pages and API answers at fleet scale, rendered server-side.
 
 Starts a throwaway PostgreSQL (hack/localpg) or uses `--dsn`, applies every migration and loads
-`--packs` packs, `--executions` executions and `--cases` test cases with bench/db_queries.py's
+`--packs` packs, `--executions` executions and `--cases` test cases with bench/dataset.py's
 generate_series loader (10 versions per pack, every 7th run partial).  One execution of the pack
 under test gets a whole stored result (the loader's are placeholders), so its page renders.
 
@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,8 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import asyncpg  # noqa: E402
 
-from db_queries import load  # noqa: E402
-from localpg import PostgresServer, free_port  # noqa: E402
+import dataset  # noqa: E402
 from packgate.db.history_queries import HistoryReader  # noqa: E402
 from packgate.k8s.auth import Identity  # noqa: E402
 from packgate.results import TestCaseResult, TestStatus, combine, suite_from_cases  # noqa: E402
@@ -162,9 +159,7 @@ async def bench(dsn: str, args: argparse.Namespace) -> None:
         await reader.migrate()
         connection = await asyncpg.connect(dsn)
         try:
-            if not await connection.fetchval("SELECT count(*) FROM packgate.pack"):
-                print(f"loading {args.packs} packs, {args.executions} executions, {args.cases} test cases:")
-                await load(connection, args.packs, args.executions, args.cases)
+            await dataset.load_if_empty(connection, args)
             counts = await connection.fetchrow(
                 "SELECT (SELECT count(*) FROM packgate.pack) AS p, "
                 "(SELECT count(*) FROM packgate.pack_test_execution) AS e, "
@@ -230,20 +225,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--dsn", help="use this database (loaded first if it has no packs) instead of a throwaway one")
     args = parser.parse_args()
-    if args.dsn:
-        asyncio.run(bench(args.dsn, args))
-        return 0
-    root = Path(tempfile.mkdtemp(prefix="packgate-bench-ui-"))
-    root.chmod(0o711)  # the server may run as an unprivileged user
-    server = PostgresServer(root / "server", free_port())
-    try:
-        asyncio.run(bench(server.start(), args))
-    finally:
-        try:
-            server.stop()
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-    return 0
+    return dataset.run(bench, args, "packgate-bench-ui-")
 
 
 if __name__ == "__main__":
