@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -766,12 +766,12 @@ def _plan_cached(
         }
     )
     verdict = decide(policy_of(spec), result)
-    suites = result.test_suites
-    failing = [
-        f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
-    ]
     now = timestamp(obs.now)
-    execution = ExecutionSummary(
+    execution = _execution_summary(
+        result,
+        result.test_suites,
+        job=lambda _: None,
+        reason=suite_reason,
         id=wanted.id,
         trigger=wanted.trigger,
         version=spec.version,
@@ -779,29 +779,6 @@ def _plan_cached(
         started_at=now,
         finished_at=now,
         duration_ms=0,
-        total=result.total_tests,
-        passed=result.passed,
-        failed=result.failed,
-        skipped=result.skipped,
-        pass_rate=round(result.pass_rate, 4),
-        status=str(result.status),
-        suites=[
-            SuiteSummary(
-                name=s.name,
-                type=s.runner_type,
-                status=str(s.status),
-                total=s.total,
-                passed=s.passed,
-                failed=s.failed,
-                skipped=s.skipped,
-                duration_ms=s.duration_ms,
-                reason=suite_reason(s),
-                error=s.error,
-                exit_code=s.exit_code,
-            )
-            for s in suites
-        ],
-        failing_tests=failing,
         digest=obs.digest,
         cached_from=cached.execution_id,
     )
@@ -1146,11 +1123,12 @@ def conclude(
     duration = max(0, int((obs.now - started_at).total_seconds() * 1000))
     result = combine(pack_ref(obs.pack.name, spec), spec.version, started_at, suites, duration_ms=duration)
     verdict = decide(policy_of(spec), result)
-    failing = [
-        f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
-    ]
     # Bounded here, where every failing test is known, so failingTestsOmitted counts them all.
-    execution = ExecutionSummary(
+    execution = _execution_summary(
+        result,
+        suites,
+        job=lambda runner: job_name(obs.pack.name, runner, current.id),
+        reason=lambda suite: reasons.get(suite.name),
         id=current.id,
         trigger=current.trigger,
         version=current.version,
@@ -1158,6 +1136,32 @@ def conclude(
         started_at=current.started_at,
         finished_at=timestamp(obs.now),
         duration_ms=duration,
+        failing_tests_omitted=failing_omitted or None,
+        comparison=comparison,
+        digest=current.digest,
+    )
+    execution = bound_execution(execution)
+    status = obs.status.model_copy(update={"last_execution": execution})
+    new, events = verdict_status(with_status(obs, status), spec, execution, verdict)
+    events = _verdict_events(spec, result, verdict) + events
+    return new, events, result, verdict
+
+
+def _execution_summary(
+    result: PackTestResult,
+    suites: Sequence[TestSuiteResult],
+    *,
+    job: Callable[[str], str | None],
+    reason: Callable[[TestSuiteResult], str | None],
+    **fields: Any,
+) -> ExecutionSummary:
+    """status.lastExecution for `result` made of `suites`: its counts, one SuiteSummary per suite
+    (with `job(runner name)` and `reason(suite)`), every failing test's name, and `fields` (which
+    execution, its times, digest...) as given."""
+    failing = [
+        f"{s.name}: {c.name}" for s in suites for c in s.test_cases if c.status in (TestStatus.FAILED, TestStatus.ERROR)
+    ]
+    return ExecutionSummary(
         total=result.total_tests,
         passed=result.passed,
         failed=result.failed,
@@ -1168,29 +1172,22 @@ def conclude(
             SuiteSummary(
                 name=s.name,
                 type=s.runner_type,
-                job=job_name(obs.pack.name, s.name, current.id),
+                job=job(s.name),
                 status=str(s.status),
                 total=s.total,
                 passed=s.passed,
                 failed=s.failed,
                 skipped=s.skipped,
                 duration_ms=s.duration_ms,
-                reason=reasons.get(s.name),
+                reason=reason(s),
                 error=s.error,
                 exit_code=s.exit_code,
             )
             for s in suites
         ],
         failing_tests=failing,
-        failing_tests_omitted=failing_omitted or None,
-        comparison=comparison,
-        digest=current.digest,
+        **fields,
     )
-    execution = bound_execution(execution)
-    status = obs.status.model_copy(update={"last_execution": execution})
-    new, events = verdict_status(with_status(obs, status), spec, execution, verdict)
-    events = _verdict_events(spec, result, verdict) + events
-    return new, events, result, verdict
 
 
 def _verdict_events(spec: PackSpec, result: PackTestResult, verdict: Verdict) -> list[Event]:
