@@ -375,18 +375,18 @@ class Executor:
         last = status.last_execution
         assert last is not None
         metrics.EXECUTIONS_FINISHED.labels(status=last.status, allowed=str(allowed).lower()).inc()
+        line = "Pack %s/%s version %s: %s (%s/%s passed), %s"
+        outcome = (
+            obs.pack.namespace,
+            obs.pack.name,
+            spec.version,
+            last.status,
+            last.passed,
+            last.passed + last.failed,
+            "allowed" if allowed else "blocked",
+        )
         if last.cached_from is not None:
-            log.info(
-                "Pack %s/%s version %s: %s (%s/%s passed), %s, verdict of execution %s reused (same content digest)",
-                obs.pack.namespace,
-                obs.pack.name,
-                spec.version,
-                last.status,
-                last.passed,
-                last.passed + last.failed,
-                "allowed" if allowed else "blocked",
-                last.cached_from,
-            )
+            log.info(line + ", verdict of execution %s reused (same content digest)", *outcome, last.cached_from)
             return
         assert current is not None
         self.conflicts.pop((obs.pack.uid, current.id), None)
@@ -400,16 +400,7 @@ class Executor:
         for suite in last.suites:
             if suite.reason:
                 metrics.RUNNER_ERRORS.labels(reason=suite.reason).inc()
-        log.info(
-            "Pack %s/%s version %s: %s (%s/%s passed), %s",
-            obs.pack.namespace,
-            obs.pack.name,
-            spec.version,
-            last.status,
-            last.passed,
-            last.passed + last.failed,
-            "allowed" if allowed else "blocked",
-        )
+        log.info(line, *outcome)
 
     # -- status --------------------------------------------------------------------------------
 
