@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from packgate.commands import COMMANDS
 from packgate.commands.migrate import add_database_url_argument, database_url
 from packgate.db.models import ExecutionDetail, ExecutionSummary, FlakyTest, PackInfo, PackStats
+from packgate.display import format_duration, format_rate, format_time
 from packgate.history import Comparison, case_statuses, compare
 
 if TYPE_CHECKING:
@@ -127,26 +127,6 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------- rendering
 
 
-def _time(value: datetime | None) -> str:
-    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
-
-
 def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
@@ -166,7 +146,7 @@ def render(report: Report, history: int) -> str:
     lines = [f"Pack {pack.namespace}/{pack.name}  (ref {pack.ref}, uid {pack.uid})"]
     state = f"  version {pack.version}   active {pack.active_version or '-'}   executions stored {pack.test_count}"
     if pack.deleted_at is not None:
-        state += f"   deleted {_time(pack.deleted_at)}"
+        state += f"   deleted {format_time(pack.deleted_at)}"
     lines.append(state)
 
     latest = report.latest
@@ -174,11 +154,13 @@ def render(report: Report, history: int) -> str:
     if latest is None:
         lines.append("No executions recorded.")
     else:
-        lines.append(f"Latest execution {latest.execution_id}  ({latest.trigger}, {_time(latest.execution_time)})")
+        lines.append(
+            f"Latest execution {latest.execution_id}  ({latest.trigger}, {format_time(latest.execution_time)})"
+        )
         lines.append(
             f"  version {latest.pack_version}   status {latest.status}   "
             f"{latest.passed}/{latest.total_tests} passed, {latest.failed} failed, {latest.skipped} skipped   "
-            f"rate {_rate(latest.pass_rate)}   duration {_duration(latest.duration_ms)}   "
+            f"rate {format_rate(latest.pass_rate)}   duration {format_duration(latest.duration_ms)}   "
             f"allowed {_yes(latest.allowed)}{'   forced' if latest.forced else ''}"
         )
         if latest.cached_from is not None:
@@ -222,7 +204,7 @@ def render(report: Report, history: int) -> str:
             ],
             [
                 [
-                    _time(e.execution_time),
+                    format_time(e.execution_time),
                     e.execution_id,
                     e.trigger,
                     e.pack_version,
@@ -231,7 +213,7 @@ def render(report: Report, history: int) -> str:
                     str(e.passed),
                     str(e.failed),
                     str(e.skipped),
-                    _rate(e.pass_rate),
+                    format_rate(e.pass_rate),
                     _yes(e.allowed) + (" (forced)" if e.forced else ""),
                     e.cached_from or "-",
                 ]
@@ -245,10 +227,10 @@ def render(report: Report, history: int) -> str:
     lines.append("Statistics")
     lines.append(
         f"  executions {stats.total_executions} (passed {stats.passed_executions}, failed "
-        f"{stats.failed_executions})   average pass rate {_rate(stats.avg_pass_rate)}   "
-        f"average duration {_duration(stats.avg_duration_ms)}"
+        f"{stats.failed_executions})   average pass rate {format_rate(stats.avg_pass_rate)}   "
+        f"average duration {format_duration(stats.avg_duration_ms)}"
     )
-    lines.append(f"  last tested {_time(stats.last_test_time)} ({stats.last_test_status or '-'})")
+    lines.append(f"  last tested {format_time(stats.last_test_time)} ({stats.last_test_status or '-'})")
 
     lines.append("")
     regressions = report.regressions

@@ -35,6 +35,7 @@ from packgate import __version__
 from packgate.api.spec import RETEST_ANNOTATION
 from packgate.db.history_queries import HistoryReader, StoredExecution, StoredExecutionDetail
 from packgate.db.models import PackInfo
+from packgate.display import format_duration, format_rate, format_time
 from packgate.errors import DatabaseError, KubernetesError
 from packgate.history import compare
 from packgate.k8s.auth import Authorizer, CallerRefused, Identity, patch_retest
@@ -243,30 +244,6 @@ async def _retest(services: Services, caller: Caller, namespace: str, name: str)
 # ------------------------------------------------------------------------------------ templates
 
 
-def _time(value: datetime | str | None) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
-
-
 _CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
 
 
@@ -288,7 +265,7 @@ def templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(time=_time, rate=_rate, duration=_duration, one_line=views.one_line)
+    env.filters.update(time=format_time, rate=format_rate, duration=format_duration, one_line=views.one_line)
     env.globals.update(version=__version__, polyline=views.polyline, urlencode=urlencode)
     return env
 
