@@ -10,16 +10,14 @@ caller passes the namespaces it may show), or hand asyncpg records to callers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from packgate.db._errors import translated
 from packgate.db.models import Compaction, ExecutionSummary, PackInfo
-from packgate.db.store import _COMPACTED, Database, _pack, _summary_fields
-from packgate.errors import DatabaseError
+from packgate.db.store import Database, _pack, _stored_result, _summary_fields
 from packgate.history import case_key
 from packgate.results import PackTestResult, RunStatus, TestStatus
 
@@ -214,15 +212,7 @@ class HistoryReader(Database):
             row = await self._pool.fetchrow(_EXECUTION, execution)
         if row is None:
             return None
-        try:
-            stored = json.loads(row["result"])
-            note = stored.pop(_COMPACTED, None) if isinstance(stored, dict) else None
-            result = PackTestResult.model_validate(stored)
-            compacted = None if note is None else Compaction.model_validate(note)
-        except (ValueError, ValidationError) as exc:
-            raise DatabaseError(
-                f"stored result of execution {row['execution_id']} does not match this Packgate's result model"
-            ) from exc
+        result, compacted = _stored_result(row)
         return StoredExecutionDetail.model_validate({**_stored(row), "result": result, "compacted": compacted})
 
     async def case_runs(self, executions: Sequence[int]) -> list[CaseRun]:

@@ -298,8 +298,24 @@ def _summary_fields(row: Any) -> dict[str, Any]:
     }
 
 
-def _detail(row: Any) -> ExecutionDetail:
-    """An execution row with its stored result (and the compaction note kept inside it)."""
+def _flaky(row: Any, digest: str | None = None) -> FlakyTest:
+    """A row of the flaky-test queries (_FLAKY, _FLAKY_BY_DIGEST)."""
+    return FlakyTest(
+        version=row["pack_version"],
+        suite=row["suite_name"],
+        case=row["case_name"],
+        runs=row["runs"],
+        passes=row["passes"],
+        failures=row["failures"],
+        flips=row["flips"],
+        last_status=TestStatus(row["last_status"]),
+        digest=digest,
+    )
+
+
+def _stored_result(row: Any) -> tuple[PackTestResult, Compaction | None]:
+    """An execution row's stored result and the compaction note kept inside it; a DatabaseError
+    when they do not match this Packgate's models."""
     try:
         stored = json.loads(row["result"])
         note = stored.pop(_COMPACTED, None) if isinstance(stored, dict) else None
@@ -308,9 +324,14 @@ def _detail(row: Any) -> ExecutionDetail:
     except (ValueError, ValidationError) as exc:
         errors = f"{exc.error_count()} errors" if isinstance(exc, ValidationError) else "not JSON"
         raise DatabaseError(
-            f"stored result of execution {row['execution_id']} does not match this Packgate's result "
-            f"model ({errors})"
+            f"stored result of execution {row['execution_id']} does not match this Packgate's result model ({errors})"
         ) from exc
+    return result, compacted
+
+
+def _detail(row: Any) -> ExecutionDetail:
+    """An execution row with its stored result (and the compaction note kept inside it)."""
+    result, compacted = _stored_result(row)
     return ExecutionDetail.model_validate({**_summary_fields(row), "result": result, "compacted": compacted})
 
 
@@ -542,20 +563,7 @@ class Database:
             return []
         with translated(self.target):
             rows = await self._pool.fetch(_FLAKY_BY_DIGEST, pack.id)
-        return [
-            FlakyTest(
-                version=r["pack_version"],
-                suite=r["suite_name"],
-                case=r["case_name"],
-                runs=r["runs"],
-                passes=r["passes"],
-                failures=r["failures"],
-                flips=r["flips"],
-                last_status=TestStatus(r["last_status"]),
-                digest=r["digest"],
-            )
-            for r in rows
-        ]
+        return [_flaky(r, digest=r["digest"]) for r in rows]
 
     async def stats(self, namespace: str, name: str) -> PackStats | None:
         """get_pack_test_stats() of the Pack; None when the Pack was never seen."""
@@ -582,16 +590,4 @@ class Database:
             return []
         with translated(self.target):
             rows = await self._pool.fetch(_FLAKY, pack.id, version)
-        return [
-            FlakyTest(
-                version=r["pack_version"],
-                suite=r["suite_name"],
-                case=r["case_name"],
-                runs=r["runs"],
-                passes=r["passes"],
-                failures=r["failures"],
-                flips=r["flips"],
-                last_status=TestStatus(r["last_status"]),
-            )
-            for r in rows
-        ]
+        return [_flaky(r) for r in rows]
