@@ -251,40 +251,27 @@ def render(report: Report, history: int) -> str:
         lines.append("Flaky tests: none")
     else:
         lines.append(f"Flaky tests: {len(report.flaky)}")
-        lines.extend(
-            table(
-                ["VERSION", "TEST", "RUNS", "PASSES", "FAILURES", "FLIPS", "LAST"],
-                [
-                    [f.version, f.key, str(f.runs), str(f.passes), str(f.failures), str(f.flips), str(f.last_status)]
-                    for f in report.flaky
-                ],
-            )
-        )
+        lines.extend(_flaky_table(report.flaky))
 
     lines.append("")
     if not report.flaky_by_digest:
         lines.append("Flaky on the same content digest: none")
     else:
         lines.append(f"Flaky on the same content digest: {len(report.flaky_by_digest)}")
-        lines.extend(
-            table(
-                ["DIGEST", "VERSION", "TEST", "RUNS", "PASSES", "FAILURES", "FLIPS", "LAST"],
-                [
-                    [
-                        short_digest(f.digest),
-                        f.version,
-                        f.key,
-                        str(f.runs),
-                        str(f.passes),
-                        str(f.failures),
-                        str(f.flips),
-                        str(f.last_status),
-                    ]
-                    for f in report.flaky_by_digest
-                ],
-            )
-        )
+        lines.extend(_flaky_table(report.flaky_by_digest, by_digest=True))
     return "\n".join(lines)
+
+
+def _flaky_table(flaky: Sequence[FlakyTest], *, by_digest: bool = False) -> list[str]:
+    """The flaky tests' table; `by_digest`: with the shortened content digest first."""
+    headers = ["VERSION", "TEST", "RUNS", "PASSES", "FAILURES", "FLIPS", "LAST"]
+    rows = [
+        [f.version, f.key, str(f.runs), str(f.passes), str(f.failures), str(f.flips), str(f.last_status)] for f in flaky
+    ]
+    if by_digest:
+        headers = ["DIGEST", *headers]
+        rows = [[short_digest(f.digest), *row] for f, row in zip(flaky, rows, strict=True)]
+    return table(headers, rows)
 
 
 def short_digest(digest: str | None) -> str:
