@@ -40,6 +40,7 @@ SYSTEM_NAMESPACE = "packgate-system"
 DEPLOYMENT = "packgate-operator"
 DATABASE_SERVICE = "packgate-postgres"
 NONCE_SECRET = "packgate-nonce"
+VIEWER = "packgate-viewer"
 BIN = Path(sys.executable).parent
 
 
@@ -101,6 +102,28 @@ def is_ui(doc: dict[str, Any]) -> bool:
     from demo_ui import is_ui as ui_object
 
     return ui_object(doc)
+
+
+def viewer_objects() -> list[dict[str, Any]]:
+    """A ServiceAccount of the demo namespace that may read and retest its Packs: the identity to
+    sign in to the history UI with (`kubectl create token packgate-viewer -n packgate-demo`)."""
+    meta = {"name": VIEWER, "namespace": NAMESPACE}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [{"apiGroups": ["packgate.dev"], "resources": ["packs"], "verbs": ["get", "list", "patch"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VIEWER},
+            "subjects": [{"kind": "ServiceAccount", "name": VIEWER, "namespace": NAMESPACE}],
+        },
+    ]
 
 
 def deploy_ui(kubeconfig: Path, image: str, dsn: str) -> None:
@@ -203,6 +226,7 @@ def up() -> None:
             }
         ),
     )
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(viewer_objects()))
     packs = sorted(p.parent for p in (REPO / "packs").glob("*/pack.yaml"))
     for pack in packs:
         kubectl("apply", "-f", "-", input=run(str(BIN / "packgate"), "manifest", str(pack), "--namespace", NAMESPACE))
@@ -249,6 +273,7 @@ def up() -> None:
     print(f"  packgate results core -n {NAMESPACE}")
     print(f"  kubectl logs -n {SYSTEM_NAMESPACE} deployment/{DEPLOYMENT}")
     print(f"  kubectl -n {SYSTEM_NAMESPACE} port-forward svc/packgate-ui 8080:http   # history UI, docs/ui.md")
+    print(f"  kubectl create token {VIEWER} -n {NAMESPACE}   # a token that may see (and retest) the demo packs")
     print("Stop it all with: make down")
 
 
