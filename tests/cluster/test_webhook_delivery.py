@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -110,19 +111,27 @@ async def serve(paths: dict[str, Callable[[int], int]]) -> tuple[web.AppRunner, 
     return runner, port, got
 
 
-async def run_until(worker: DeliveryWorker, done: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Run the worker until `done()` holds (checked whenever the loop is free), then stop it."""
+async def run_until(
+    worker: DeliveryWorker, done: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0
+) -> None:
+    """Run the worker until `done()` holds (a plain or an async check), then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     deadline = time.monotonic() + timeout
     try:
-        while not done():
+        while not await _holds(done):
             assert time.monotonic() < deadline, "the worker did not finish in time"
             assert not task.done(), f"the worker stopped: {task.exception()!r}"
-            await asyncio.sleep(0.05)  # yield to the worker and the receiver; the condition is checked each time
+            # Polls the condition: this only hands the loop to the worker and the receiver between checks.
+            await asyncio.sleep(0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=15)
+
+
+async def _holds(done: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = done()
+    return await result if inspect.isawaitable(result) else bool(result)
 
 
 def test_events_reach_the_matching_webhooks_signed_once_each(
@@ -167,14 +176,7 @@ def test_events_reach_the_matching_webhooks_signed_once_each(
             async def settled() -> bool:
                 return await outbox.pending() == 0
 
-            deadline = time.monotonic() + 30
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop))
-            while not await settled():
-                assert time.monotonic() < deadline, "deliveries did not settle"
-                await asyncio.sleep(0.05)
-            stop.set()
-            await task
+            await run_until(worker, settled)
             raw = await asyncpg.connect(database)
             rows = await raw.fetch(
                 "SELECT d.webhook_name, e.event_type, d.state, d.attempts, d.last_status, d.last_error "
