@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,37 +81,15 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     labels = {LABEL_MANAGED_BY: MANAGED_BY}
 
     # The caches: a pass reads only these (kopf keeps them from the watch streams).
-    @kopf.index(GROUP, VERSION, PLURAL, id="packs", registry=registry)
-    def packs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.pack_entries(body)
-
-    @kopf.index(GROUP, VERSION, PLURAL, id="queue", registry=registry)
-    def queue(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.queue_entries(body)
-
-    @kopf.index(GROUP, VERSION, PLURAL, id="pack_nodes", registry=registry)
-    def pack_nodes(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.pack_node_entries(body)
-
-    @kopf.index(GROUP, VERSION, PLURAL, id="dependents", registry=registry)
-    def dependents(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.dependent_entries(body)
-
-    @kopf.index("batch", "v1", "jobs", labels=labels, id="jobs", registry=registry)
-    def jobs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.job_entries(body)
-
-    @kopf.index("batch", "v1", "jobs", labels=labels, id="active_jobs", registry=registry)
-    def active_jobs(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.active_job_entries(body)
-
-    @kopf.index("", "v1", "pods", labels=labels, id="pods", registry=registry)
-    def pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.pod_entries(body)
-
-    @kopf.index("", "v1", "configmaps", id="config_maps", registry=registry)
-    def config_maps(body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return cache.config_map_entries(body)
+    for spec in cache.INDEXES:
+        kopf.index(
+            spec.group,
+            spec.version,
+            spec.plural,
+            id=spec.name,
+            labels=labels if spec.managed_only else None,
+            registry=registry,
+        )(_indexer(spec.entries))
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -148,16 +127,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             await recorder.database()
         else:
             log.warning("PACKGATE_DATABASE_URL is not set: verdicts are written, no history is kept")
-        views = cache.Cache(
-            packs=indexes["packs"],
-            queue=indexes["queue"],
-            jobs=indexes["jobs"],
-            active_jobs=indexes["active_jobs"],
-            pods=indexes["pods"],
-            config_maps=indexes["config_maps"],
-            pack_nodes=indexes["pack_nodes"],
-            dependents=indexes["dependents"],
-        )
+        views = cache.Cache(**{spec.name: indexes[spec.name] for spec in cache.INDEXES})
         runtime.executor = Executor(kube=kube, settings=ours, recorder=recorder, cache=views)
         if recorder.configured:
             # Every replica drains the webhook outbox (standby ones too: the outbox's claims keep
@@ -264,6 +234,15 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
 
     return registry
+
+
+def _indexer(entries: Callable[[Mapping[str, Any]], dict[Any, Any]]) -> Callable[..., dict[Any, Any]]:
+    """A kopf index function giving `entries(body)` (an empty mapping drops the object's old ones)."""
+
+    def index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return entries(body)
+
+    return index
 
 
 def kopf_error(exc: PackgateError) -> kopf.PermanentError | kopf.TemporaryError:

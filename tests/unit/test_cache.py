@@ -4,11 +4,13 @@ a collection of entries)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from packgate.reconcile.cache import (
+    INDEXES,
     QUEUE,
     Cache,
     ConfigMapEntry,
@@ -159,3 +161,9 @@ def test_packs_are_indexed_for_dependency_resolution_and_their_dependents() -> N
     assert (packs.get("core"), packs.get("other"), "core" in packs) == (PackNode("1.2.0", ("core", "net")), None, True)
     assert cache.namespace_packs("elsewhere").get("core") is None
     assert (cache.dependents_of("ns", "core"), cache.dependents_of("ns", "net")) == (["u2", "u3"], [])
+
+
+def test_every_cache_field_has_exactly_one_index() -> None:
+    """The handlers register one kopf index per entry of INDEXES, and the Cache is built from
+    them by name: the names are exactly the Cache's fields."""
+    assert sorted(spec.name for spec in INDEXES) == sorted(f.name for f in dataclasses.fields(Cache))

@@ -11,10 +11,11 @@ read whole (only the queued executions are in it).  Must not: import kopf, do I/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from packgate.api.spec import GROUP, PLURAL, VERSION
 from packgate.reconcile.depends import PackNode, pack_node
 from packgate.reconcile.digest import config_map_digest
 from packgate.reconcile.observe import job_state, pod_state
@@ -130,6 +131,32 @@ def config_map_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     paths = (meta.get("annotations") or {}).get(PATHS_ANNOTATION)
     digest = config_map_digest(body.get("data"), body.get("binaryData"), paths)
     return {(meta.get("namespace", ""), meta["name"]): ConfigMapEntry(paths=paths, digest=digest)}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One watch-fed index: its name (the `Cache` field it feeds), the resource watched, whether
+    only Packgate's own (managed-by) objects are watched, and the entries one object gives."""
+
+    name: str
+    group: str
+    version: str
+    plural: str
+    managed_only: bool
+    entries: Callable[[Mapping[str, Any]], dict[Any, Any]]
+
+
+INDEXES = (
+    IndexSpec("packs", GROUP, VERSION, PLURAL, False, pack_entries),
+    IndexSpec("queue", GROUP, VERSION, PLURAL, False, queue_entries),
+    IndexSpec("pack_nodes", GROUP, VERSION, PLURAL, False, pack_node_entries),
+    IndexSpec("dependents", GROUP, VERSION, PLURAL, False, dependent_entries),
+    IndexSpec("jobs", "batch", "v1", "jobs", True, job_entries),
+    IndexSpec("active_jobs", "batch", "v1", "jobs", True, active_job_entries),
+    IndexSpec("pods", "", "v1", "pods", True, pod_entries),
+    IndexSpec("config_maps", "", "v1", "configmaps", False, config_map_entries),
+)
+"""Every index the handlers register, one per `Cache` field."""
 
 
 @dataclass(frozen=True)

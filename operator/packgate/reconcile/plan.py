@@ -895,7 +895,7 @@ def _prompt_failure(obs: Observed, runner: Runner, job: JobState, pod: PodState 
 
 
 # ---------------------------------------------------------------------------------------------
-# what the executor read or met while acting, kept in the status for the next plan
+# what was read for a pass (runners' logs), kept in the status for the passes after it
 
 
 def _runner_pods(obs: Observed, current: CurrentExecution) -> dict[str, PodState]:
@@ -970,9 +970,9 @@ def suite_of_collected(summary: CollectedSuite) -> TestSuiteResult:
 
 
 def with_collected(obs: Observed, status: PackStatus, results: dict[str, TestSuiteResult]) -> PackStatus:
-    """The status once the executor has read the logs of runners that ended while others still
-    run (`Plan.collect` without `conclude`): each kept compactly in currentExecution.collected,
-    in the execution's runner order.  Nothing is decided here; the next plan reads it."""
+    """The status with the results read for this pass (`reads`) of runners that ended while
+    others still run: each kept compactly in currentExecution.collected, in the execution's
+    runner order, so a later pass concludes from it if their Jobs are gone by then."""
     current = status.current_execution
     if current is None or not results:
         return status
