@@ -208,12 +208,20 @@ class DeliveryWorker:
                 labels = await seen.pack_labels(event.namespace, event.pack_name) or {}
         except KubernetesError as exc:
             retry_in = self._retry_in(event.attempts)
-            log.warning("Webhook event %s of Pack %s/%s: %s; retrying in %gs",
-                        event.event_id, event.namespace, event.pack_name, exc, retry_in)
+            log.warning(
+                "Webhook event %s of Pack %s/%s: %s; retrying in %gs",
+                event.event_id,
+                event.namespace,
+                event.pack_name,
+                exc,
+                retry_in,
+            )
             await outbox.fan_out_failed(event.id, retry_in, one_line(str(exc)))
             return
-        targets = [WebhookTarget(namespace=h.namespace, name=h.name, uid=h.uid)
-                   for h in webhooks_for(hooks, event.type, labels)]
+        targets = [
+            WebhookTarget(namespace=h.namespace, name=h.name, uid=h.uid)
+            for h in webhooks_for(hooks, event.type, labels)
+        ]
         await outbox.fan_out(event.id, targets)
 
     async def _deliver(
@@ -240,8 +248,15 @@ class DeliveryWorker:
             assert attempt.status is not None
             metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
             await outbox.delivered(delivery.id, attempt.status)
-            log.info("Delivered %s event %s of Pack %s/%s to %s (attempt %d)", delivery.type, delivery.event_id,
-                     delivery.pack_namespace, delivery.pack_name, where, delivery.attempts)
+            log.info(
+                "Delivered %s event %s of Pack %s/%s to %s (attempt %d)",
+                delivery.type,
+                delivery.event_id,
+                delivery.pack_namespace,
+                delivery.pack_name,
+                where,
+                delivery.attempts,
+            )
         else:
             await self._failed(outbox, delivery, hook, attempt)
 

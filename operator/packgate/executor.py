@@ -179,6 +179,27 @@ class Reservation:
     at: float  # time.monotonic() of the admission
 
 
+@dataclass
+class Written:
+    """What this process knows of one Pack's current execution beyond the cache, so that a pass
+    does not redo work because a watch lags its own writes:
+
+    - `stale`: the resourceVersion its last status write was guarded by.  While the cache still
+      shows the Pack at that version it is behind that write (which succeeded, so the Pack has moved
+      on): a pass would only meet a Conflict; the write's own watch event wakes the next one.
+    - `jobs`: the Jobs it created (or adopted), with when, until the cache shows them: not created
+      again, so no create call meets AlreadyExists.
+    - `suites`: the runners it collected, with their whole results: when the execution concludes,
+      the record's detail comes from here instead of reading each log a second time (another
+      replica, or this one restarted, reads the logs).
+    """
+
+    execution: str
+    stale: str = ""
+    jobs: dict[str, float] = field(default_factory=dict)
+    suites: dict[str, TestSuiteResult] = field(default_factory=dict)
+
+
 RESERVATION_SECONDS = 60.0
 """A reservation whose Jobs never show up (deleted at once, a failed create) is dropped after this."""
 
@@ -194,6 +215,8 @@ class Executor:
     reservations: dict[str, Reservation] = field(default_factory=dict)  # by Pack uid
     # Runners whose Job name was taken by another Job, met on creating it: input to the next pass.
     conflicts: dict[tuple[str, str], dict[str, RunnerError]] = field(default_factory=dict)
+    # What this process wrote or read and the watches have not shown yet (see `Written`).
+    written: dict[str, Written] = field(default_factory=dict)  # by Pack uid
 
     @property
     def render_options(self) -> RenderOptions:
@@ -222,6 +245,9 @@ class Executor:
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self.reservations.pop(uid, None)
             return None
+        known = self.written.get(uid)
+        if known is not None and known.stale and known.stale == raw["metadata"].get("resourceVersion"):
+            return None  # the cache is behind this process's own write; its watch event wakes the next pass
         obs, spec, paths = self._observe(raw)
         needed = planner.reads(obs)
         if needed.digest_lookup is not None:
@@ -322,6 +348,7 @@ class Executor:
         """Drop what this process keeps of a Pack that is gone (or no longer ours)."""
         self.fleet.forget(uid)
         self.reservations.pop(uid, None)
+        self.written.pop(uid, None)
         for key in [key for key in self.conflicts if key[0] == uid]:
             del self.conflicts[key]
 
@@ -416,7 +443,18 @@ class Executor:
         version = await self.kube.patch_pack_status(
             obs.pack.namespace, obs.pack.name, patch, resource_version=obs.resource_version
         )
+        if obs.resource_version:
+            self._written(obs.pack.uid, bounded).stale = obs.resource_version
         return dataclasses.replace(obs, status=bounded, resource_version=version)
+
+    def _written(self, uid: str, status: PackStatus) -> Written:
+        """This process' notes on the Pack's current execution (fresh ones for a new execution)."""
+        current = status.current_execution
+        execution = current.id if current is not None else ""
+        known = self.written.get(uid)
+        if known is None or known.execution != execution:
+            known = self.written[uid] = Written(execution)
+        return known
 
     async def _emit_all(self, emit: Emit, events: list[Event]) -> None:
         for event in events:
@@ -434,6 +472,12 @@ class Executor:
         if not runners or spec is None or spec.testing is None or current is None:
             return
         wanted = {r.name: r for r in spec.testing.runners}
+        known = self._written(obs.pack.uid, status)
+        shown = {job.name for job in obs.jobs}
+        now = time.monotonic()
+        for job, at in list(known.jobs.items()):
+            if job in shown or now - at > RESERVATION_SECONDS:
+                del known.jobs[job]  # the cache has it now (or it never showed up: create it again)
         for name in runners:
             if name not in wanted or name not in current.runners:
                 continue
@@ -447,12 +491,16 @@ class Executor:
                 config_map_paths=paths,
             )
             job = manifest["metadata"]["name"]
+            if job in known.jobs:
+                continue  # created by this process a moment ago; the watch has not shown it yet
             if await self.kube.create_job(manifest):
+                known.jobs[job] = time.monotonic()
                 log.info("Created Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
                 continue
             existing = await self.kube.get_job(obs.pack.namespace, job)
             problem = job_mismatch(existing, name=job, pack_uid=obs.pack.uid, execution=current.id, runner=name)
             if problem is None:
+                known.jobs[job] = time.monotonic()
                 log.info("Adopted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
                 continue
             log.warning("Pack %s/%s, runner %s: %s", obs.pack.namespace, obs.pack.name, name, problem)
@@ -467,14 +515,19 @@ class Executor:
         assert current is not None and spec.testing is not None
         runners = {r.name: r for r in spec.testing.runners}
         read: dict[str, TestSuiteResult] = {}
+        known = self._written(obs.pack.uid, obs.status)
         for item in items:
             if item.runner not in runners:
+                continue
+            kept = known.suites.get(item.runner)
+            if item.detail and kept is not None and kept.job_name == item.job:
+                read[item.runner] = kept  # collected whole by this process when its Job ended
                 continue
             suite = await asyncio.to_thread(
                 self._collect_one, obs.pack.namespace, item, current.nonce, runners[item.runner]
             )
             if suite is not None:
-                read[item.runner] = suite
+                read[item.runner] = known.suites[item.runner] = suite
                 log.info(
                     "Collected runner %s (Job %s) of Pack %s/%s: %s",
                     item.runner,

@@ -2,14 +2,15 @@
 
 Owns: registering handlers on an explicit registry (nothing registers at import), the operator's
 startup and cleanup, the watch-fed caches (kopf indexes of Packs, the admission queue, managed
-Jobs and Pods by Pack uid, active Jobs by namespace, ConfigMaps; kopf starts the daemons only once
-every index is filled from its initial listing), one reconcile daemon per Pack woken by the events
-of its Pack, Jobs and Pods (and, when a Job ends, the queued Packs the freed slots could admit),
-the retention timer, the PackWebhook delivery worker (packgate.delivery, one task per replica
-from startup to cleanup), and turning Packgate errors into kopf's retry semantics as
-`packgate.errors.retry_delay` says (`kopf_error`; in the daemon loop, permanent errors wait for a
-change and temporary ones are retried after their delay).  Must not: decide anything (the
-planner does) or talk to the API server directly (the executor does, via k8s).
+Jobs and Pods by Pack uid, active Jobs by namespace, ended runner pods, ConfigMaps; kopf starts
+the daemons only once every index is filled from its initial listing), one reconcile daemon per
+Pack woken by the events of its Pack, Jobs and Pods (and, when a runner pod or a Job ends, the
+queued Packs the freed slots could admit), the retention timer, the PackWebhook delivery worker
+(packgate.delivery, one task per replica from startup to cleanup), and turning Packgate errors
+into kopf's retry semantics as `packgate.errors.retry_delay` says (`kopf_error`; in the daemon
+loop, permanent errors wait for a change and temporary ones are retried after their delay).
+Must not: decide anything (the planner does) or talk to the API server directly (the executor
+does, via k8s).
 """
 
 from __future__ import annotations
@@ -216,8 +217,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             runtime.wake_queue()  # a slot is free for a queued execution
 
     @kopf.on.event("", "v1", "pods", labels=labels, registry=registry)
-    async def pod_changed(labels: dict[str, str], **_: Any) -> None:
+    async def pod_changed(labels: dict[str, str], body: kopf.Body, **_: Any) -> None:
         runtime.wake(labels.get(LABEL_PACK_UID))
+        if cache.ended_pod_entries(body):
+            runtime.wake_queue()  # its Job's slot is free, before the Job controller marks it complete
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, optional=True)
     async def pack_deleted(uid: str, name: str, namespace: str, **_: Any) -> None:

@@ -137,8 +137,12 @@ def load_webhook(raw: Mapping[str, Any]) -> PackWebhook:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "spec"
         raise InvalidWebhook(f"{where}: spec.{field}: {first['msg'].removeprefix('Value error, ')}") from exc
-    return PackWebhook(namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
-                       uid=str(meta.get("uid", "")), spec=spec)
+    return PackWebhook(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        spec=spec,
+    )
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
@@ -360,4 +364,3 @@ def failure_message(status: int | None, error: str | None, body: str = "") -> st
         tail = f": {one_line(body, 200)}" if body.strip() else ""
         return f"HTTP {status}{tail}"
     return one_line(error or "failed")
-

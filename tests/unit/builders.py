@@ -146,6 +146,6 @@ def passing(spec: PackSpec) -> dict[str, TestSuiteResult]:
 
 
 EMPTY_CACHE = Cache(
-    packs={}, queue={}, jobs={}, active_jobs={}, pods={}, config_maps={}, pack_nodes={}, dependents={}
+    packs={}, queue={}, jobs={}, active_jobs={}, pods={}, ended_pods={}, config_maps={}, pack_nodes={}, dependents={}
 )
 """A cache with nothing in it (for the executor's pure properties)."""

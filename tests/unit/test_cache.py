@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from builders import EMPTY_CACHE
 
 from packgate.reconcile.cache import (
     INDEXES,
@@ -17,6 +18,7 @@ from packgate.reconcile.cache import (
     active_job_entries,
     config_map_entries,
     dependent_entries,
+    ended_pod_entries,
     job_entries,
     pack_entries,
     pack_node_entries,
@@ -84,6 +86,29 @@ def test_jobs_are_cached_by_pack_uid_and_count_while_active() -> None:
     assert job_entries({"metadata": {"name": "other", "labels": {}}}) == {}
 
 
+def test_a_job_whose_runner_pod_ended_frees_its_slot() -> None:
+    """A pod whose runner has an exit code (or that Succeeded or Failed) is indexed under its
+    Job; such a Job no longer counts against its namespace's slots, though it is not complete yet."""
+
+    def raw_pod(phase: str, terminated: dict[str, Any] | None = None) -> dict[str, Any]:
+        state = {"terminated": terminated} if terminated else {"running": {}}
+        return {
+            "metadata": {"name": "p", "namespace": "ns", "labels": {LABEL_PACK_UID: "u1", "job-name": "j"}},
+            "status": {"phase": phase, "containerStatuses": [{"name": "runner", "state": state}]},
+        }
+
+    assert ended_pod_entries(raw_pod("Running")) == {}
+    assert ended_pod_entries(raw_pod("Running", {"exitCode": 0})) == {("ns", "j"): True}
+    assert ended_pod_entries(raw_pod("Failed")) == {("ns", "j"): True}
+    assert ended_pod_entries({"metadata": {"name": "x", "labels": {}}, "status": {"phase": "Failed"}}) == {}
+    cache = dataclasses.replace(
+        EMPTY_CACHE,
+        active_jobs={"ns": ["j", "k"], "other": ["x"]},
+        ended_pods={("ns", "j"): [True], ("other", "x"): [True]},
+    )
+    assert cache.active_by_namespace() == {"ns": 1}
+
+
 def test_pods_and_config_maps_are_cached_by_their_keys() -> None:
     """A managed pod under its Pack's uid; a ConfigMap under (namespace, name) with its paths annotation."""
     raw_pod = {
@@ -123,6 +148,7 @@ def test_the_cache_reads_by_key_and_counts_slots_per_namespace() -> None:
         jobs={"u1": list(jobs.values())},
         active_jobs={"ns": ["j", "k"], "other": ["x"], "empty": []},
         pods={},
+        ended_pods={},
         config_maps={("ns", "src"): [ConfigMapEntry(paths=None)]},
         pack_nodes={},
         dependents={},
@@ -153,6 +179,7 @@ def test_packs_are_indexed_for_dependency_resolution_and_their_dependents() -> N
         jobs={},
         active_jobs={},
         pods={},
+        ended_pods={},
         config_maps={},
         pack_nodes={key: [node] for key, node in nodes.items()},
         dependents={("ns", "core"): ["u2", "u3"]},

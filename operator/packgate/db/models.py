@@ -56,7 +56,7 @@ class ExecutionRecord(_Frozen):
     )
     previous_active_version: str | None = Field(
         default=None,
-        description="status.activeVersion before this verdict (\"\" or None: none), for the Activated event; "
+        description='status.activeVersion before this verdict ("" or None: none), for the Activated event; '
         "when the record does not carry the key at all, the pack row's active_version is used",
     )
     digest: str | None = Field(

@@ -39,7 +39,8 @@ class JobEntry:
 
     @property
     def active(self) -> bool:
-        """It holds a concurrency slot: neither complete nor failed."""
+        """It may hold a concurrency slot: neither complete nor failed (its pod may have ended:
+        `Cache.active_by_namespace` checks the pods too)."""
         return not self.state.finished
 
 
@@ -123,6 +124,19 @@ def pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     return {uid: pod_state(dict(body))}
 
 
+def ended_pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
+    """A managed pod whose runner has ended (an exit code, or the pod Succeeded or Failed), under
+    (namespace, its Job's name): that Job no longer holds a concurrency slot, though the Job
+    controller marks it complete only seconds later."""
+    entries = pod_entries(body)
+    if not entries:
+        return {}
+    (state,) = entries.values()
+    if state.exit_code is None and state.phase not in ("Succeeded", "Failed"):
+        return {}
+    return {((body.get("metadata") or {}).get("namespace", ""), state.job): True}
+
+
 def config_map_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
     """A ConfigMap under (namespace, name)."""
     meta = body.get("metadata") or {}
@@ -154,6 +168,7 @@ INDEXES = (
     IndexSpec("jobs", "batch", "v1", "jobs", True, job_entries),
     IndexSpec("active_jobs", "batch", "v1", "jobs", True, active_job_entries),
     IndexSpec("pods", "", "v1", "pods", True, pod_entries),
+    IndexSpec("ended_pods", "", "v1", "pods", True, ended_pod_entries),
     IndexSpec("config_maps", "", "v1", "configmaps", False, config_map_entries),
 )
 """Every index the handlers register, one per `Cache` field."""
@@ -189,6 +204,7 @@ class Cache:
     jobs: Index
     active_jobs: Index
     pods: Index
+    ended_pods: Index
     config_maps: Index
     pack_nodes: Index
     dependents: Index
@@ -215,8 +231,13 @@ class Cache:
         return list(self.dependents.get((namespace, name), ()))
 
     def active_by_namespace(self) -> dict[str, int]:
-        """Jobs holding a concurrency slot, per namespace."""
-        return {ns: count for ns, names in self.active_jobs.items() if (count := len(list(names)))}
+        """Jobs holding a concurrency slot, per namespace: not finished, and their runner pod has
+        not ended (reads by key: the active Jobs are at most the limits)."""
+        counts = {}
+        for ns, names in self.active_jobs.items():
+            if count := sum(1 for name in names if (ns, name) not in self.ended_pods):
+                counts[ns] = count
+        return counts
 
     def waiting(self) -> list[Waiting]:
         """Every execution waiting for admission."""
