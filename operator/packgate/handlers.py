@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -104,7 +104,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.watching.client_timeout = ours.watch_timeout_seconds + 60
         settings.watching.connect_timeout = 30
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = LeanDiffBaseStorage(prefix=GROUP)
         settings.persistence.finalizer = f"{GROUP}/finalizer"
         settings.posting.level = logging.WARNING
         if ours.peering:
@@ -239,13 +239,32 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
-def _indexer(entries: Callable[[Mapping[str, Any]], dict[Any, Any]]) -> Callable[..., dict[Any, Any]]:
-    """A kopf index function giving `entries(body)` (an empty mapping drops the object's old ones)."""
+def _indexer(entries: Callable[[Mapping[str, Any]], dict[Any, Any]]) -> Callable[..., Awaitable[dict[Any, Any]]]:
+    """A kopf index function giving `entries(body)` (an empty mapping drops the object's old ones).
+    Async, though it never awaits: kopf runs a plain function in a worker thread, one hand-off
+    per index per event, where this is a few dictionary reads."""
 
-    def index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return entries(body)
 
     return index
+
+
+class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's diff base (the "essence" of an object: its spec and other top-level fields, labels and
+    annotations, compared between events), built from the fields it keeps.  kopf deep-copies the
+    whole body first and then drops the status and most metadata; for every event of every Pack,
+    Job and Pod that copy cost more than the handlers.  The essence is the same."""
+
+    KEPT_METADATA = ("labels", "annotations", "ownerReferences")  # ownerReferences: kopf's key naming
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        if extra_fields:
+            return super().build(body=body, extra_fields=extra_fields)
+        meta = body.get("metadata") or {}
+        kept: dict[str, Any] = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        kept["metadata"] = {key: meta[key] for key in self.KEPT_METADATA if key in meta}
+        return super().build(body=kopf.Body(kept))
 
 
 def kopf_error(exc: PackgateError) -> kopf.PermanentError | kopf.TemporaryError:
