@@ -32,8 +32,6 @@ def test_node_is_ready_untainted_and_advertises_its_kubelet(cluster: LocalCluste
 def test_node_identity_is_confined_by_node_authorizer(cluster: LocalCluster) -> None:
     """The kubelet's own credentials cannot read secrets its pods do not reference (Node authorizer)."""
     node_kubeconfig = cluster.state_dir / "kubeconfigs" / "node.kubeconfig"
-    proc = cluster.kubectl(
-        f"--kubeconfig={node_kubeconfig}", "get", "secrets", "-n", "kube-system", check=False
-    )
+    proc = cluster.kubectl(f"--kubeconfig={node_kubeconfig}", "get", "secrets", "-n", "kube-system", check=False)
     assert proc.returncode != 0
     assert 'User "system:node:' in proc.stderr and "forbidden" in proc.stderr.lower()

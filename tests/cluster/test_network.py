@@ -16,22 +16,27 @@ SERVER = "import http.server; http.server.test(http.server.SimpleHTTPRequestHand
 def test_a_pod_reaches_a_service_by_its_dns_names(namespace: str, core: client.CoreV1Api) -> None:
     """`web`, `web.NS` and `web.NS.svc.cluster.local` resolve to the ClusterIP, which reaches the server pod."""
     server = container("server", "", image="python:3.13-slim", workingDir="/tmp")
-    server["command"] = ["sh", "-c", f"echo served-by-packgate > index.html && exec python3 -c \"{SERVER}\""]
+    server["command"] = ["sh", "-c", f'echo served-by-packgate > index.html && exec python3 -c "{SERVER}"']
     server["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
     body = pod("web", pod_spec(server))
     body["metadata"]["labels"] = {"app": "web"}
     core.create_namespaced_pod(namespace, body)
-    service = core.create_namespaced_service(namespace, {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-    })
+    service = core.create_namespaced_service(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
 
     def ready_endpoint() -> bool:
-        slices = client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice(
-            namespace, label_selector="kubernetes.io/service-name=web"
-        ).items
+        slices = (
+            client.DiscoveryV1Api(core.api_client)
+            .list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=web")
+            .items
+        )
         return any(e.conditions.ready for s in slices for e in (s.endpoints or []))
 
     wait_until("the Service's endpoint to be ready", ready_endpoint, timeout=60)

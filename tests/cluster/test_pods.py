@@ -54,16 +54,19 @@ def test_failing_init_container_fails_the_pod(namespace: str, core: client.CoreV
 
 def test_config_map_volume_items_appear_at_their_paths(namespace: str, core: client.CoreV1Api) -> None:
     """A configMap volume with items puts each selected key at its path under the mountPath, read-only."""
-    core.create_namespaced_config_map(namespace, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="settings"), data={"a.txt": "alpha", "b.txt": "beta"}
-    ))
+    core.create_namespaced_config_map(
+        namespace,
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"), data={"a.txt": "alpha", "b.txt": "beta"}),
+    )
     script = "cat /etc/settings/nested/a; echo; ls /etc/settings; touch /etc/settings/x 2>/dev/null || echo read-only"
     spec = pod_spec(
         container("main", script, volumeMounts=[{"name": "settings", "mountPath": "/etc/settings"}]),
-        volumes=[{
-            "name": "settings",
-            "configMap": {"name": "settings", "items": [{"key": "a.txt", "path": "nested/a"}]},
-        }],
+        volumes=[
+            {
+                "name": "settings",
+                "configMap": {"name": "settings", "items": [{"key": "a.txt", "path": "nested/a"}]},
+            }
+        ],
     )
     core.create_namespaced_pod(namespace, pod("reads-config", spec))
     done = pod_phase(core, namespace, "reads-config", {"Succeeded", "Failed"})
@@ -75,20 +78,21 @@ def test_environment_comes_from_config_maps_secrets_fields_and_expansion(
     namespace: str, core: client.CoreV1Api
 ) -> None:
     """env and envFrom resolve configMapKeyRef, secretKeyRef, fieldRef and $(VAR) like the kubelet."""
-    core.create_namespaced_config_map(namespace, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="env"), data={"COLOR": "blue"}
-    ))
-    core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="creds"), string_data={"token": "s3cret"}
-    ))
+    core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="env"), data={"COLOR": "blue"})
+    )
+    core.create_namespaced_secret(
+        namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="creds"), string_data={"token": "s3cret"})
+    )
     env = [
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
         {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "GREETING", "value": "$(CM_COLOR)-$(POD)-$$(POD)-$(UNDEFINED)"},
     ]
-    main = container("main", "", env=env, envFrom=[{"prefix": "CM_", "configMapRef": {"name": "env"}}],
-                     workingDir="/scratch")
+    main = container(
+        "main", "", env=env, envFrom=[{"prefix": "CM_", "configMapRef": {"name": "env"}}], workingDir="/scratch"
+    )
     main["command"] = ["sh", "-c", 'echo "$TOKEN $POD $NS $GREETING $0"; id -u; pwd', "$(CM_COLOR)"]
     core.create_namespaced_pod(namespace, pod("env", pod_spec(main)))
     assert pod_phase(core, namespace, "env", {"Succeeded", "Failed"}).status.phase == "Succeeded"
@@ -126,8 +130,14 @@ def test_unpullable_image_reports_err_image_pull_then_back_off(namespace: str, c
 
 def test_container_without_command_runs_the_image_default(namespace: str, core: client.CoreV1Api) -> None:
     """A container with args only runs them under the image's entrypoint (alpine/git's is git)."""
-    spec = pod_spec({"name": "main", "image": "alpine/git:2.49.1", "args": ["--version"],
-                     "securityContext": RESTRICTED_CONTAINER_SECURITY})
+    spec = pod_spec(
+        {
+            "name": "main",
+            "image": "alpine/git:2.49.1",
+            "args": ["--version"],
+            "securityContext": RESTRICTED_CONTAINER_SECURITY,
+        }
+    )
     core.create_namespaced_pod(namespace, pod("entrypoint", spec))
     assert pod_phase(core, namespace, "entrypoint", {"Succeeded", "Failed"}).status.phase == "Succeeded"
     assert core.read_namespaced_pod_log("entrypoint", namespace).startswith("git version ")

@@ -19,20 +19,26 @@ def test_rbac_allows_what_a_role_grants_and_denies_the_rest(
     cluster: LocalCluster, namespace: str, core: client.CoreV1Api, tmp_path: Path
 ) -> None:
     """A ServiceAccount token kubeconfig can list pods its Role grants, but not read secrets or write."""
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
-        metadata=client.V1ObjectMeta(name="reader")
-    ))
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
+    )
     with cluster.api_client() as api:
         rbac = client.RbacAuthorizationV1Api(api)
-        rbac.create_namespaced_role(namespace, client.V1Role(
-            metadata=client.V1ObjectMeta(name="pod-reader"),
-            rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list"])],
-        ))
-        rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="reader"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=namespace)],
-        ))
+        rbac.create_namespaced_role(
+            namespace,
+            client.V1Role(
+                metadata=client.V1ObjectMeta(name="pod-reader"),
+                rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list"])],
+            ),
+        )
+        rbac.create_namespaced_role_binding(
+            namespace,
+            client.V1RoleBinding(
+                metadata=client.V1ObjectMeta(name="reader"),
+                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
+                subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=namespace)],
+            ),
+        )
     kubeconfig = cluster.kubeconfig_for_service_account(namespace, "reader", tmp_path / "reader.kubeconfig")
     as_reader = ("--kubeconfig", str(kubeconfig), "-n", namespace)
 
@@ -48,9 +54,19 @@ def test_rbac_allows_what_a_role_grants_and_denies_the_rest(
 
 def test_restricted_namespace_rejects_a_privileged_pod(namespace: str, core: client.CoreV1Api) -> None:
     """Pod Security admission refuses a privileged pod in a namespace enforcing restricted."""
-    privileged = pod("root", {"containers": [{
-        "name": "main", "image": "busybox", "command": ["true"], "securityContext": {"privileged": True},
-    }]})
+    privileged = pod(
+        "root",
+        {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "command": ["true"],
+                    "securityContext": {"privileged": True},
+                }
+            ]
+        },
+    )
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod(namespace, privileged)
     assert refused.value.status == 403

@@ -33,8 +33,7 @@ pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = b"k1-\x00\xffbinary-key"
-FAST = DeliveryOptions(poll_seconds=0.2, batch=20, timeout_seconds=5.0, retry_base_seconds=0.2,
-                       retry_max_seconds=1.0)
+FAST = DeliveryOptions(poll_seconds=0.2, batch=20, timeout_seconds=5.0, retry_base_seconds=0.2, retry_max_seconds=1.0)
 
 
 @dataclass
@@ -58,33 +57,61 @@ def apply(cluster: LocalCluster, obj: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
 
 
-def hook(namespace: str, name: str, url: str, events: list[str], selector: dict[str, Any] | None = None,
-         secret: str = "hook-key") -> dict[str, Any]:
+def hook(
+    namespace: str,
+    name: str,
+    url: str,
+    events: list[str],
+    selector: dict[str, Any] | None = None,
+    secret: str = "hook-key",
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"url": url, "secretRef": {"name": secret}, "events": events}
     if selector is not None:
         spec["packSelector"] = selector
-    return {"apiVersion": "packgate.dev/v1alpha1", "kind": "PackWebhook",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": "packgate.dev/v1alpha1",
+        "kind": "PackWebhook",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def secret(namespace: str, name: str, key: bytes) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-            "data": {"secret": base64.b64encode(key).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {"secret": base64.b64encode(key).decode()},
+    }
 
 
-def record(namespace: str, key: str, *, allowed: bool, labels: dict[str, str] | None,
-           runner_error: bool = False) -> ExecutionRecord:
-    suites = [suite_from_cases("shell", "script", [
-        TestCaseResult(name="a", status=TestStatus.PASSED if allowed else TestStatus.FAILED)])]
+def record(
+    namespace: str, key: str, *, allowed: bool, labels: dict[str, str] | None, runner_error: bool = False
+) -> ExecutionRecord:
+    suites = [
+        suite_from_cases(
+            "shell", "script", [TestCaseResult(name="a", status=TestStatus.PASSED if allowed else TestStatus.FAILED)]
+        )
+    ]
     if runner_error:
         suites.append(error_suite("py", "pytest", "Timeout: timed out after 90s"))
     result = combine("core", "1.0.0", datetime.now(UTC), suites, duration_ms=100)
-    return ExecutionRecord.model_validate({
-        "pack_uid": f"uid-{namespace}", "namespace": namespace, "name": "core", "ref": "core", "version": "1.0.0",
-        "active_version": "1.0.0" if allowed else None, "execution_id": key,
-        "idempotency_key": f"uid-{namespace}/{key}",
-        "trigger": "install", "allowed": allowed, "result": result, "labels": labels,
-    })
+    return ExecutionRecord.model_validate(
+        {
+            "pack_uid": f"uid-{namespace}",
+            "namespace": namespace,
+            "name": "core",
+            "ref": "core",
+            "version": "1.0.0",
+            "active_version": "1.0.0" if allowed else None,
+            "execution_id": key,
+            "idempotency_key": f"uid-{namespace}/{key}",
+            "trigger": "install",
+            "allowed": allowed,
+            "result": result,
+            "labels": labels,
+        }
+    )
 
 
 async def serve(paths: dict[str, Callable[[int], int]]) -> tuple[web.AppRunner, int, dict[str, Received]]:
@@ -98,6 +125,7 @@ async def serve(paths: dict[str, Callable[[int], int]]) -> tuple[web.AppRunner, 
             got[path].requests.append((dict(request.headers), body))
             status = paths[path](len(got[path].requests))
             return web.Response(status=status, text="ok" if status < 300 else "receiver says no")
+
         return handle
 
     app = web.Application()
@@ -111,9 +139,7 @@ async def serve(paths: dict[str, Callable[[int], int]]) -> tuple[web.AppRunner, 
     return runner, port, got
 
 
-async def run_until(
-    worker: DeliveryWorker, done: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0
-) -> None:
+async def run_until(worker: DeliveryWorker, done: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
     """Run the worker until `done()` holds (a plain or an async check), then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -144,25 +170,40 @@ def test_events_reach_the_matching_webhooks_signed_once_each(
     missing is retried with an Event saying so; a deleted webhook's delivery is cancelled."""
 
     async def main() -> dict[str, Any]:
-        runner, port, got = await serve({
-            "/all": lambda n: 204,
-            "/b": lambda n: 200,
-            "/flaky": lambda n: 500 if n <= 2 else 202,
-            "/nokey": lambda n: 200,
-        })
+        runner, port, got = await serve(
+            {
+                "/all": lambda n: 204,
+                "/b": lambda n: 200,
+                "/flaky": lambda n: 500 if n <= 2 else 202,
+                "/nokey": lambda n: 200,
+            }
+        )
         base = f"http://127.0.0.1:{port}"
         apply(cluster, secret(namespace, "hook-key", KEY))
         apply(cluster, hook(namespace, "all", f"{base}/all", ["Verdict", "Blocked"]))
-        apply(cluster, hook(namespace, "team-b", f"{base}/b", ["Verdict", "Blocked", "RunnerError"],
-                            {"matchLabels": {"team": "b"}}))
-        apply(cluster, hook(namespace, "flaky", f"{base}/flaky", ["RunnerError"],
-                            {"matchExpressions": [{"key": "team", "operator": "In", "values": ["a", "c"]}]}))
+        apply(
+            cluster,
+            hook(
+                namespace, "team-b", f"{base}/b", ["Verdict", "Blocked", "RunnerError"], {"matchLabels": {"team": "b"}}
+            ),
+        )
+        apply(
+            cluster,
+            hook(
+                namespace,
+                "flaky",
+                f"{base}/flaky",
+                ["RunnerError"],
+                {"matchExpressions": [{"key": "team", "operator": "In", "values": ["a", "c"]}]},
+            ),
+        )
         apply(cluster, hook(namespace, "nokey", f"{base}/nokey", ["Verdict"], secret="missing"))
         db = await Database.connect(database)
         kube = Kube(await asyncio.to_thread(load_api_client, str(cluster.kubeconfig)), timeout=30)
         try:
-            assert await db.record_execution(record(namespace, "e1", allowed=False, labels={"team": "a"},
-                                                    runner_error=True))
+            assert await db.record_execution(
+                record(namespace, "e1", allowed=False, labels={"team": "a"}, runner_error=True)
+            )
 
             async def current() -> Database:
                 return db
@@ -181,7 +222,8 @@ def test_events_reach_the_matching_webhooks_signed_once_each(
             rows = await raw.fetch(
                 "SELECT d.webhook_name, e.event_type, d.state, d.attempts, d.last_status, d.last_error "
                 "FROM packgate.webhook_delivery d JOIN packgate.webhook_event e ON e.id = d.event_id "
-                "ORDER BY d.webhook_name, e.event_type")
+                "ORDER BY d.webhook_name, e.event_type"
+            )
             await raw.close()
         finally:
             await db.close()
@@ -204,7 +246,10 @@ def test_events_reach_the_matching_webhooks_signed_once_each(
             assert verify_signature(KEY, headers[SIGNATURE_HEADER], body, now=now)
             event = json.loads(body)
             assert (event["specversion"], event["source"], event["data"]["pack"]["namespace"]) == (
-                "1.0", f"/apis/packgate.dev/v1alpha1/namespaces/{namespace}/packs/core", namespace)
+                "1.0",
+                f"/apis/packgate.dev/v1alpha1/namespaces/{namespace}/packs/core",
+                namespace,
+            )
     by_hook = {(r[0], r[1]): r[2:] for r in out["rows"]}
     assert by_hook[("all", "Verdict")][:2] == ("delivered", 1)
     assert by_hook[("all", "Blocked")][:2] == ("delivered", 1)
@@ -226,20 +271,29 @@ def test_events_reach_the_matching_webhooks_signed_once_each(
 def test_the_crd_refuses_bad_webhooks(cluster: LocalCluster, webhook_crd: None, namespace: str) -> None:
     """The API server refuses a non-http URL, an unknown event and an In without values, with the CRD's
     messages, and accepts a good PackWebhook."""
-    good = hook(namespace, "good", "https://hooks.example.com/x", ["Verdict"],
-                {"matchExpressions": [{"key": "team", "operator": "Exists"}]})
+    good = hook(
+        namespace,
+        "good",
+        "https://hooks.example.com/x",
+        ["Verdict"],
+        {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
+    )
     apply(cluster, good)
     cases = [
         ({"url": "ftp://example.com/x"}, "url must start with http:// or https://"),
         ({"url": "http:// spaced"}, "url must name a host and contain no spaces"),
         ({"events": ["Deleted"]}, 'Unsupported value: "Deleted"'),
-        ({"packSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
-         "In and NotIn need values; Exists and DoesNotExist take none"),
+        (
+            {"packSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
+            "In and NotIn need values; Exists and DoesNotExist take none",
+        ),
     ]
     for change, message in cases:
         bad = hook(namespace, "bad", "https://hooks.example.com/x", ["Verdict"])
         bad["spec"].update(change)
         proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
         assert proc.returncode != 0 and message in proc.stderr, (change, proc.stderr)
-    wait_until("the good PackWebhook", lambda: cluster.kubectl(
-        "get", "packwebhook", "good", "-n", namespace, check=False).returncode == 0)
+    wait_until(
+        "the good PackWebhook",
+        lambda: cluster.kubectl("get", "packwebhook", "good", "-n", namespace, check=False).returncode == 0,
+    )

@@ -46,10 +46,17 @@ def test_events_are_written_with_the_execution(run_db: Run, make_result: Run, ma
     [row] = sql("SELECT * FROM packgate.webhook_event WHERE event_type = 'Blocked'")
     cloudevent = json.loads(row["cloudevent"])
     assert (cloudevent["id"], cloudevent["type"], cloudevent["data"]["allowed"]) == (
-        event_id("uid-core/e1", EventType.BLOCKED), "dev.packgate.pack.blocked.v1", False)
+        event_id("uid-core/e1", EventType.BLOCKED),
+        "dev.packgate.pack.blocked.v1",
+        False,
+    )
     assert json.loads(row["pack_labels"]) == {"team": "a"}
     assert (row["namespace"], row["pack_name"], row["pack_uid"], row["fanned_out_at"]) == (
-        "default", "core", "uid-core", None)
+        "default",
+        "core",
+        "uid-core",
+        None,
+    )
 
 
 def test_activated_comes_from_the_pack_row_when_the_record_does_not_say(
@@ -58,22 +65,38 @@ def test_activated_comes_from_the_pack_row_when_the_record_does_not_say(
     """Without previous_active_version in the record, the pack row's active version decides Activated:
     1.0.0 activated, a retest of 1.0.0 not, 2.0.0 activated."""
     now = datetime.now(UTC)
-    first = make_record(make_result({"s::a": T.PASSED}, when=now - timedelta(minutes=3)), "uid-core/e1",
-                        active_version="1.0.0")
-    retest = make_record(make_result({"s::a": T.PASSED}, when=now - timedelta(minutes=2)), "uid-core/e2",
-                         active_version="1.0.0", trigger="manual")
-    upgrade = make_record(make_result({"s::a": T.PASSED}, version="2.0.0", when=now - timedelta(minutes=1)),
-                          "uid-core/e3", active_version="2.0.0", trigger="update")
+    first = make_record(
+        make_result({"s::a": T.PASSED}, when=now - timedelta(minutes=3)), "uid-core/e1", active_version="1.0.0"
+    )
+    retest = make_record(
+        make_result({"s::a": T.PASSED}, when=now - timedelta(minutes=2)),
+        "uid-core/e2",
+        active_version="1.0.0",
+        trigger="manual",
+    )
+    upgrade = make_record(
+        make_result({"s::a": T.PASSED}, version="2.0.0", when=now - timedelta(minutes=1)),
+        "uid-core/e3",
+        active_version="2.0.0",
+        trigger="update",
+    )
 
     async def body(db: Database) -> None:
         for record in (first, retest, upgrade):
             assert await db.record_execution(record)
 
     run_db(body)
-    rows = sql("SELECT e.execution_id, w.event_type FROM packgate.webhook_event w "
-               "JOIN packgate.pack_test_execution e ON e.id = w.execution_id ORDER BY w.id")
+    rows = sql(
+        "SELECT e.execution_id, w.event_type FROM packgate.webhook_event w "
+        "JOIN packgate.pack_test_execution e ON e.id = w.execution_id ORDER BY w.id"
+    )
     assert [(r["execution_id"], r["event_type"]) for r in rows] == [
-        ("e1", "Verdict"), ("e1", "Activated"), ("e2", "Verdict"), ("e3", "Verdict"), ("e3", "Activated")]
+        ("e1", "Verdict"),
+        ("e1", "Activated"),
+        ("e2", "Verdict"),
+        ("e3", "Verdict"),
+        ("e3", "Activated"),
+    ]
 
 
 def test_previous_active_version_in_the_record_wins(run_db: Run, make_result: Run, make_record: Run, sql: Run) -> None:
@@ -97,8 +120,7 @@ def test_claims_lease_rows_and_skip_rows_another_session_holds(
         other = await asyncpg.connect(database)
         try:
             async with other.transaction():
-                [held] = await other.fetch(
-                    "SELECT id FROM packgate.webhook_event ORDER BY id LIMIT 1 FOR UPDATE")
+                [held] = await other.fetch("SELECT id FROM packgate.webhook_event ORDER BY id LIMIT 1 FOR UPDATE")
                 claimed = await asyncio.wait_for(outbox.claim_events(10, lease_seconds=60), timeout=5)
             again = await outbox.claim_events(10, lease_seconds=60)
             after_lease = await outbox.claim_events(10, lease_seconds=60)
@@ -146,14 +168,18 @@ def test_fan_out_then_deliver_or_retry_or_cancel(run_db: Run, make_result: Run, 
     assert out["first"] == [("h2", 1, verdict_id), ("hook", 1, verdict_id)]
     assert out["retried"] == [("h2", 2)]
     assert (out["pending"], out["left"], out["due"]) == (0, [], None)
-    rows = sql("SELECT webhook_name, state, attempts, last_status, last_error, delivered_at IS NOT NULL AS done "
-               "FROM packgate.webhook_delivery ORDER BY webhook_name")
+    rows = sql(
+        "SELECT webhook_name, state, attempts, last_status, last_error, delivered_at IS NOT NULL AS done "
+        "FROM packgate.webhook_delivery ORDER BY webhook_name"
+    )
     assert [tuple(r) for r in rows] == [
         ("h2", "cancelled", 2, 503, "PackWebhook default/h2 is gone", False),
         ("hook", "delivered", 1, 204, None, True),
     ]
     assert [tuple(r) for r in sql("SELECT event_type, webhooks FROM packgate.webhook_event ORDER BY id")] == [
-        ("Verdict", 2), ("Activated", 0)]
+        ("Verdict", 2),
+        ("Activated", 0),
+    ]
 
 
 def test_fan_out_failure_waits_for_its_retry(run_db: Run, make_result: Run, make_record: Run, sql: Run) -> None:
@@ -171,15 +197,17 @@ def test_fan_out_failure_waits_for_its_retry(run_db: Run, make_result: Run, make
     assert claimed == 0
     assert due is not None and 100 < due <= 120
     assert {r["last_error"] for r in sql("SELECT last_error FROM packgate.webhook_event")} == {
-        "list PackWebhooks in default: 503"}
+        "list PackWebhooks in default: 503"
+    }
 
 
 def test_retention_removes_events_and_deliveries_with_their_execution(
     run_db: Run, make_result: Run, make_record: Run, sql: Run
 ) -> None:
     """delete_old_executions() takes an old execution's outbox rows with it (ON DELETE CASCADE)."""
-    old = make_record(make_result({"s::a": T.FAILED}, when=datetime.now(UTC) - timedelta(days=40)), "uid-core/e1",
-                      allowed=False)
+    old = make_record(
+        make_result({"s::a": T.FAILED}, when=datetime.now(UTC) - timedelta(days=40)), "uid-core/e1", allowed=False
+    )
 
     async def body(db: Database) -> int:
         await db.record_execution(old)
@@ -189,5 +217,10 @@ def test_retention_removes_events_and_deliveries_with_their_execution(
         return await db.delete_old_executions(30)
 
     assert run_db(body) == 1
-    assert sql("SELECT (SELECT count(*) FROM packgate.webhook_event) + "
-               "(SELECT count(*) FROM packgate.webhook_delivery) AS n")[0]["n"] == 0
+    assert (
+        sql(
+            "SELECT (SELECT count(*) FROM packgate.webhook_event) + "
+            "(SELECT count(*) FROM packgate.webhook_delivery) AS n"
+        )[0]["n"]
+        == 0
+    )

@@ -133,8 +133,12 @@ def test_samples_validate_against_the_pack_crd(cluster: Any, crds: list[str], na
     CRDs' schema and CEL rules."""
     objects = render("manifests/samples")
     lines = dry_run_apply(cluster, objects, tmp_path / "samples.yaml", namespace)
-    kinds = {"ConfigMap": "configmap", "Secret": "secret", "Pack": "pack.packgate.dev",
-             "PackWebhook": "packwebhook.packgate.dev"}
+    kinds = {
+        "ConfigMap": "configmap",
+        "Secret": "secret",
+        "Pack": "pack.packgate.dev",
+        "PackWebhook": "packwebhook.packgate.dev",
+    }
     assert sorted(line.split()[0] for line in lines) == sorted(
         f"{kinds[o['kind']]}/{o['metadata']['name']}" for o in objects
     )

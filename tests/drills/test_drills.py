@@ -36,7 +36,11 @@ def report(drill: str, figures: dict[str, Any]) -> None:
     """Print the drill's figures, then assert none was lost or doubled."""
     print(f"\n{drill}: " + ", ".join(f"{key}={value}" for key, value in figures.items()))
     assert (figures["lost"], figures["duplicate_jobs"], figures["missing_rows"], figures["duplicate_rows"]) == (
-        0, 0, 0, 0), figures
+        0,
+        0,
+        0,
+        0,
+    ), figures
 
 
 def wait_rows(operator: Any, namespace: str, names: list[str], timeout: float = 180) -> None:
@@ -56,15 +60,22 @@ def test_r1_operator_killed_at_random_points_across_50_executions(operator, kube
     started = time.monotonic()
     while kills < 4 and len(settled_names(kube, namespace)) < len(names):
         target = len(settled_names(kube, namespace)) + rng.randint(3, 10)
-        wait_for(f"{target} verdicts", lambda t=target: len(settled_names(kube, namespace)) >= min(t, 50),
-                 timeout=300, interval=0.5)
+        wait_for(
+            f"{target} verdicts",
+            lambda t=target: len(settled_names(kube, namespace)) >= min(t, 50),
+            timeout=300,
+            interval=0.5,
+        )
         if len(settled_names(kube, namespace)) < len(names):
             operator.kill()
             kills += 1
     wait_for("every verdict", lambda: settled_names(kube, namespace) >= set(names), timeout=600, interval=2)
     wait_rows(operator, namespace, names)
-    figures = {**audit(kube, operator.dsn, namespace, names), "kills": kills,
-               "seconds": round(time.monotonic() - started)}
+    figures = {
+        **audit(kube, operator.dsn, namespace, names),
+        "kills": kills,
+        "seconds": round(time.monotonic() - started),
+    }
     report("R1", figures)
     operator.start()
 
@@ -78,8 +89,12 @@ def test_r2_postgres_down_for_60_seconds_across_20_verdicts(operator, postgres, 
         names = apply_packs(kube, namespace, 18, rng)
         kube.apply(junit_pack(namespace, "big0") + "\n---\n" + junit_pack(namespace, "big1"))
         names += ["big0", "big1"]
-        wait_for("20 verdicts with PostgreSQL down", lambda: settled_names(kube, namespace) >= set(names),
-                 timeout=300, interval=1)
+        wait_for(
+            "20 verdicts with PostgreSQL down",
+            lambda: settled_names(kube, namespace) >= set(names),
+            timeout=300,
+            interval=1,
+        )
         verdicts_seconds = time.monotonic() - stopped
         deferred = sum(len(status(kube.pack(namespace, n)).get("pendingRecords") or []) for n in names)
         outage_left = 60 - (time.monotonic() - stopped)
@@ -87,10 +102,17 @@ def test_r2_postgres_down_for_60_seconds_across_20_verdicts(operator, postgres, 
             time.sleep(outage_left)  # the drill's outage lasts 60 s: its length, not a synchronisation
     finally:
         postgres.start()
-    wait_for("every deferred record", lambda: not any(
-        status(kube.pack(namespace, n)).get("pendingRecords") for n in names), timeout=180, interval=2)
-    figures = {**audit(kube, operator.dsn, namespace, names), "deferred": deferred,
-               "verdicts_within_s": round(verdicts_seconds)}
+    wait_for(
+        "every deferred record",
+        lambda: not any(status(kube.pack(namespace, n)).get("pendingRecords") for n in names),
+        timeout=180,
+        interval=2,
+    )
+    figures = {
+        **audit(kube, operator.dsn, namespace, names),
+        "deferred": deferred,
+        "verdicts_within_s": round(verdicts_seconds),
+    }
     report("R2", figures)
     assert verdicts_seconds < 60 + 30
 
@@ -119,8 +141,12 @@ def test_r7_the_working_replica_dies_and_the_standby_takes_over(operator, kube, 
     killed = time.monotonic()
     operator.kill(working)
     late = apply_packs(kube, namespace, 1, rng, prefix="late")
-    wait_for("the standby to take the new Pack", lambda: kube.json(
-        "get", "jobs", "-n", namespace, "-l", f"packgate.dev/pack={late[0]}")["items"], timeout=120, interval=0.5)
+    wait_for(
+        "the standby to take the new Pack",
+        lambda: kube.json("get", "jobs", "-n", namespace, "-l", f"packgate.dev/pack={late[0]}")["items"],
+        timeout=120,
+        interval=0.5,
+    )
     takeover_seconds = time.monotonic() - killed
     names += late
     wait_for("every verdict", lambda: settled_names(kube, namespace) >= set(names), timeout=300, interval=2)

@@ -128,7 +128,7 @@ def dump(obj: Any) -> str:
 
 # -- fleets: many Packs at once (the fleet e2e test, the drills, bench/fleet.py) -----------------
 
-FLEET_UNITTEST = '''import unittest
+FLEET_UNITTEST = """import unittest
 
 
 class FleetTest(unittest.TestCase):
@@ -141,7 +141,7 @@ class FleetTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 FLEET_FILES = {"tests/run.sh": SIMPLE_SCRIPT.format(total=2, passed=2, failed=0), "tests/test_fleet.py": FLEET_UNITTEST}
 FLEET_RUNNERS = [
     {"name": "shell", "type": "script", "entryPoint": "tests/run.sh", "timeout": "300s"},
@@ -149,8 +149,9 @@ FLEET_RUNNERS = [
 ]
 
 
-def fleet_yaml(namespace: str, names: list[str], files: dict[str, str] | None = None,
-               runners: list[dict[str, Any]] | None = None) -> str:
+def fleet_yaml(
+    namespace: str, names: list[str], files: dict[str, str] | None = None, runners: list[dict[str, Any]] | None = None
+) -> str:
     """ConfigMaps and Packs for `names`, each with a shell and a python runner (or `runners`)."""
     return "\n---\n".join(
         pack_yaml(namespace, name, "1.0.0", files or FLEET_FILES, runners or FLEET_RUNNERS) for name in names

@@ -68,10 +68,12 @@ def test_a_version_bump_with_identical_content_is_served_from_cache_and_a_retest
     kube.run("annotate", "pack", "cached", "-n", namespace, "packgate.dev/retest=again", "--overwrite")
     retested = wait_for(
         "the manual execution",
-        lambda: (p := kube.pack(namespace, "cached"))
-        and (status(p).get("lastExecution") or {}).get("trigger") == "manual"
-        and status(p)["phase"] == "Passed"
-        and status(p)["lastExecution"],
+        lambda: (
+            (p := kube.pack(namespace, "cached"))
+            and (status(p).get("lastExecution") or {}).get("trigger") == "manual"
+            and status(p)["phase"] == "Passed"
+            and status(p)["lastExecution"]
+        ),
         timeout=180,
     )
     assert (retested.get("cachedFrom"), retested["digest"]) == (None, first["digest"])

@@ -17,8 +17,9 @@ def test_a_dependent_pack_waits_for_its_dependency_then_activates(operator: Any,
     """tools depends on base ^1.2.0: tested and passing, it waits (Active False
     DependencyNotReady, DEPENDS-ON `waiting: base`) while base does not exist; once base 1.3.0
     passes and is active, tools activates (Activated) with `1/1 ready`, with its one execution."""
-    kube.apply(simple_pack(namespace, "tools", "2.0.0", passed=2, failed=0,
-                           dependsOn=[{"name": "base", "version": "^1.2.0"}]))
+    kube.apply(
+        simple_pack(namespace, "tools", "2.0.0", passed=2, failed=0, dependsOn=[{"name": "base", "version": "^1.2.0"}])
+    )
 
     def waiting() -> dict[str, Any] | None:
         pack = kube.pack(namespace, "tools")
@@ -27,7 +28,10 @@ def test_a_dependent_pack_waits_for_its_dependency_then_activates(operator: Any,
 
     held = wait_for("tools tested and held back", waiting, timeout=150)
     assert (status(held)["phase"], status(held).get("activeVersion", ""), status(held)["dependsOn"]) == (
-        "Passed", "", "waiting: base")
+        "Passed",
+        "",
+        "waiting: base",
+    )
     assert cond(held, "Reconciling") == ("True", "DependencyNotReady")
     execution = status(held)["lastExecution"]["id"]
 

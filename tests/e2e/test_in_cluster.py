@@ -10,7 +10,6 @@ from plugins.operator import wait_for
 pytestmark = pytest.mark.e2e
 
 
-
 def test_two_replicas_are_ready_and_exactly_one_works(operator, kube, namespace):
     """The Deployment is Ready 2/2; both replicas are kopf peers and only the highest-priority one acts."""
     operator.start()
@@ -20,11 +19,17 @@ def test_two_replicas_are_ready_and_exactly_one_works(operator, kube, namespace)
     kube.apply(simple_pack(namespace, "peers", "1.0.0", passed=1, failed=0))
     wait_settled(kube, namespace, "peers")
     peers = kube.json("get", "clusterkopfpeering", "packgate")["status"]
-    alive = {identity.split("/")[0]: record["priority"] for identity, record in peers.items()
-             if identity.split("/")[0] in pods}
+    alive = {
+        identity.split("/")[0]: record["priority"]
+        for identity, record in peers.items()
+        if identity.split("/")[0] in pods
+    }
     assert set(alive) == pods and len(set(alive.values())) == 2
-    acted = {pod for pod in pods
-             if f"Pack {namespace}/peers version 1.0.0" in kube.run("logs", "-n", operator.namespace, pod).stdout}
+    acted = {
+        pod
+        for pod in pods
+        if f"Pack {namespace}/peers version 1.0.0" in kube.run("logs", "-n", operator.namespace, pod).stdout
+    }
     assert acted == {max(alive, key=alive.__getitem__)}
 
 
@@ -39,8 +44,15 @@ def test_pytest_pack_passes_with_the_default_images(operator, kube, namespace):
 
 def test_a_missing_tool_is_a_runner_error_quoting_its_output(operator, kube, namespace):
     """pytest in an image without it: a runner error whose message ends with the tool's own words."""
-    runners = [{"name": "python", "type": "pytest", "entryPoint": "tests/", "timeout": "60s",
-                "image": "docker.io/library/python:3.13-slim"}]
+    runners = [
+        {
+            "name": "python",
+            "type": "pytest",
+            "entryPoint": "tests/",
+            "timeout": "60s",
+            "image": "docker.io/library/python:3.13-slim",
+        }
+    ]
     files = {"tests/test_one.py": "def test_one():\n    assert True\n"}
     kube.apply(pack_yaml(namespace, "notool", "1.0.0", files, runners))
     pack = wait_settled(kube, namespace, "notool")
@@ -64,14 +76,26 @@ def test_a_finished_job_removed_mid_run_is_not_run_again(operator, kube, namespa
 
     def fast_job_complete():
         jobs = kube.json("get", "jobs", "-n", namespace, "-l", selector)["items"]
-        done = [j for j in jobs if any(c["type"] == "Complete" and c["status"] == "True"
-                                       for c in (j.get("status") or {}).get("conditions") or [])]
+        done = [
+            j
+            for j in jobs
+            if any(
+                c["type"] == "Complete" and c["status"] == "True"
+                for c in (j.get("status") or {}).get("conditions") or []
+            )
+        ]
         return done and done[0]["metadata"]["name"]
 
     job = wait_for("the fast runner's Job to complete", fast_job_complete, timeout=60, interval=0.3)
-    wait_for("the fast result to be kept with the execution", lambda: any(
-        c.get("name") == "fast" for c in (status(kube.pack(namespace, "ttl")).get("currentExecution") or {}).get(
-            "collected") or []), timeout=30, interval=0.3)
+    wait_for(
+        "the fast result to be kept with the execution",
+        lambda: any(
+            c.get("name") == "fast"
+            for c in (status(kube.pack(namespace, "ttl")).get("currentExecution") or {}).get("collected") or []
+        ),
+        timeout=30,
+        interval=0.3,
+    )
     kube.run("delete", "job", job, "-n", namespace, "--cascade=background")
     pack = wait_settled(kube, namespace, "ttl")
     last = status(pack)["lastExecution"]

@@ -40,17 +40,18 @@ with open("results/junit.xml", "w") as out:
 """
 
 
-
 def junit_pack(namespace: str, name: str) -> str:
-    runners = [{
-        "name": "report",
-        "type": "command",
-        "image": "docker.io/library/python:3.13-slim",
-        "command": ["python3", "tests/generate.py"],
-        "resultPath": "results/junit.xml",
-        "resultFormat": "junit",
-        "timeout": "180s",
-    }]
+    runners = [
+        {
+            "name": "report",
+            "type": "command",
+            "image": "docker.io/library/python:3.13-slim",
+            "command": ["python3", "tests/generate.py"],
+            "resultPath": "results/junit.xml",
+            "resultFormat": "junit",
+            "timeout": "180s",
+        }
+    ]
     return pack_yaml(namespace, name, "1.0.0", {"tests/generate.py": JUNIT_GENERATOR}, runners)
 
 
@@ -86,7 +87,8 @@ def test_a_large_report_with_the_database_down_still_gets_its_verdict(operator, 
         assert len(json.dumps(pack["status"])) < 64 * 1024
     finally:
         postgres.start()
-    wait_for("the deferred record", lambda: not status(kube.pack(namespace, "bigoutage")).get("pendingRecords"),
-             timeout=120)
+    wait_for(
+        "the deferred record", lambda: not status(kube.pack(namespace, "bigoutage")).get("pendingRecords"), timeout=120
+    )
     rows = executions(operator.dsn, namespace, "bigoutage")
     assert [(r.passed, r.failed) for r in rows] == [(100, 3000)]

@@ -17,7 +17,6 @@ from plugins.operator import wait_for
 pytestmark = pytest.mark.e2e
 
 
-
 def test_core_pack_passes_and_activates(operator, kube, namespace):
     """packs/core ends Passed, Active and Ready, with one install row and every printer column filled."""
     kube.apply(manifest("packs/core", namespace))

@@ -50,17 +50,24 @@ def receiver_pod(namespace: str, name: str) -> dict[str, Any]:
         "spec": {
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "receiver",
-                "image": "docker.io/library/python:3.13-slim",
-                "command": ["python3", "-u", "-c", RECEIVER],
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
-                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                    "capabilities": {"drop": ["ALL"]}},
-                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                              "limits": {"cpu": "200m", "memory": "64Mi"}},
-            }],
+            "containers": [
+                {
+                    "name": "receiver",
+                    "image": "docker.io/library/python:3.13-slim",
+                    "command": ["python3", "-u", "-c", RECEIVER],
+                    "ports": [{"containerPort": 8080}],
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "32Mi"},
+                        "limits": {"cpu": "200m", "memory": "64Mi"},
+                    },
+                }
+            ],
         },
     }
 
@@ -68,14 +75,28 @@ def receiver_pod(namespace: str, name: str) -> dict[str, Any]:
 def setup(kube: Any, namespace: str) -> None:
     """The key's Secret, the receiver's Service and a PackWebhook for every Verdict in the namespace."""
     objects = [
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook-key", "namespace": namespace},
-         "data": {"secret": base64.b64encode(KEY).decode()}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "receiver", "namespace": namespace},
-         "spec": {"selector": {"app": "receiver"}, "ports": [{"port": 80, "targetPort": 8080}]}},
-        {"apiVersion": "packgate.dev/v1alpha1", "kind": "PackWebhook",
-         "metadata": {"name": "hook", "namespace": namespace},
-         "spec": {"url": f"http://receiver.{namespace}.svc.cluster.local/events", "secretRef": {"name": "hook-key"},
-                  "events": ["Verdict"]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hook-key", "namespace": namespace},
+            "data": {"secret": base64.b64encode(KEY).decode()},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "receiver", "namespace": namespace},
+            "spec": {"selector": {"app": "receiver"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "packgate.dev/v1alpha1",
+            "kind": "PackWebhook",
+            "metadata": {"name": "hook", "namespace": namespace},
+            "spec": {
+                "url": f"http://receiver.{namespace}.svc.cluster.local/events",
+                "secretRef": {"name": "hook-key"},
+                "events": ["Verdict"],
+            },
+        },
     ]
     for obj in objects:
         kube.apply(json.dumps(obj))
@@ -124,7 +145,10 @@ def check_signed(request: dict[str, Any]) -> dict[str, Any]:
     assert verify_signature(KEY, headers[SIGNATURE_HEADER.lower()], body, now=int(time.time()))
     event = dict(json.loads(body))
     assert (event["specversion"], event["type"], event["datacontenttype"]) == (
-        "1.0", "dev.packgate.pack.verdict.v1", "application/json")
+        "1.0",
+        "dev.packgate.pack.verdict.v1",
+        "application/json",
+    )
     return event
 
 
@@ -140,22 +164,35 @@ def test_one_signed_cloudevent_per_verdict_across_an_operator_restart(operator, 
     [first] = received(kube, namespace, "receiver-1")
     event = check_signed(first)
     assert (first["path"], event["id"], event["source"], event["subject"]) == (
-        "/events", verdict_id(alpha), f"/apis/packgate.dev/v1alpha1/namespaces/{namespace}/packs/alpha", "1.0.0")
+        "/events",
+        verdict_id(alpha),
+        f"/apis/packgate.dev/v1alpha1/namespaces/{namespace}/packs/alpha",
+        "1.0.0",
+    )
     assert (event["data"]["status"], event["data"]["allowed"], event["data"]["passed"]) == ("passed", True, 2)
 
     # The receiver goes; beta's verdict can't be delivered.
     kube.run("delete", "pod", "receiver-1", "-n", namespace, "--wait=true")
     kube.apply(simple_pack(namespace, "beta", "1.0.0", passed=1, failed=1))
     beta = wait_settled(kube, namespace, "beta")
-    wait_for("a failed delivery", lambda: [e for e in kube.events(namespace, "hook")
-                                           if e["reason"] == "WebhookDeliveryFailed" and "beta" in e["message"]])
+    wait_for(
+        "a failed delivery",
+        lambda: [
+            e
+            for e in kube.events(namespace, "hook")
+            if e["reason"] == "WebhookDeliveryFailed" and "beta" in e["message"]
+        ],
+    )
     assert ("beta", "pending") in {(p, s) for p, s, _ in deliveries(operator.dsn, namespace)}
 
     operator.kill()
     operator.start()
     start_receiver(kube, namespace, "receiver-2")
-    wait_for("beta's delivery", lambda: ("beta", "delivered") in {(p, s) for p, s, _ in deliveries(
-        operator.dsn, namespace)}, timeout=180)
+    wait_for(
+        "beta's delivery",
+        lambda: ("beta", "delivered") in {(p, s) for p, s, _ in deliveries(operator.dsn, namespace)},
+        timeout=180,
+    )
     got = [check_signed(r) for r in received(kube, namespace, "receiver-2")]
     assert [e["id"] for e in got] == [verdict_id(beta)]
     assert (got[0]["data"]["pack"]["name"], got[0]["data"]["allowed"]) == ("beta", False)

@@ -97,7 +97,12 @@ class OperatorDeployment:
     def start(self, timeout: float = 240.0) -> None:
         """Wait until every replica of the Deployment is ready."""
         proc = self.kube.run(
-            "rollout", "status", f"deployment/{self.name}", "-n", self.namespace, f"--timeout={timeout:.0f}s",
+            "rollout",
+            "status",
+            f"deployment/{self.name}",
+            "-n",
+            self.namespace,
+            f"--timeout={timeout:.0f}s",
             check=False,
         )
         if proc.returncode != 0:
@@ -107,8 +112,11 @@ class OperatorDeployment:
         """The replica that works: of the live pods, the one with the highest kopf peering priority."""
         live = {p["metadata"]["name"] for p in self.pods() if not p["metadata"].get("deletionTimestamp")}
         peers = self.kube.json("get", "clusterkopfpeering", "packgate").get("status") or {}
-        ranked = {identity.split("/")[0]: record["priority"] for identity, record in peers.items()
-                  if identity.split("/")[0] in live}
+        ranked = {
+            identity.split("/")[0]: record["priority"]
+            for identity, record in peers.items()
+            if identity.split("/")[0] in live
+        }
         return max(ranked, key=ranked.__getitem__)
 
     def kill(self, *pods: str) -> None:
@@ -116,12 +124,22 @@ class OperatorDeployment:
         and no cleanup runs, as when a node dies.  The Deployment creates new ones."""
         names = list(pods) or [p["metadata"]["name"] for p in self.pods()]
         self.kube.run("delete", "pod", "-n", self.namespace, "--grace-period=0", "--force", "--wait=false", *names)
-        wait_until("the killed replicas to go", lambda: not set(names) & {p["metadata"]["name"] for p in self.pods()},
-                   timeout=60)
+        wait_until(
+            "the killed replicas to go",
+            lambda: not set(names) & {p["metadata"]["name"] for p in self.pods()},
+            timeout=60,
+        )
 
     def log_text(self) -> str:
         proc = self.kube.run(
-            "logs", "-n", self.namespace, "-l", self.selector, "--prefix", "--tail=-1", "--max-log-requests=10",
+            "logs",
+            "-n",
+            self.namespace,
+            "-l",
+            self.selector,
+            "--prefix",
+            "--tail=-1",
+            "--max-log-requests=10",
             check=False,
         )
         return proc.stdout + proc.stderr
@@ -177,5 +195,6 @@ def operator(cluster: Any, postgres: Any, _admin_kubectl: Kubectl) -> Iterator[O
         yield deployment
     finally:
         print(f"\n--- operator log tail ---\n{deployment.log_tail(40)}")
-        _admin_kubectl.run("delete", "deployment", deployment.name, "-n", deployment.namespace, "--wait=true",
-                           check=False)
+        _admin_kubectl.run(
+            "delete", "deployment", deployment.name, "-n", deployment.namespace, "--wait=true", check=False
+        )

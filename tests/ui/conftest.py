@@ -264,8 +264,20 @@ def ui(cluster: LocalCluster, postgres: PostgresServer, _migrated_template: str)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_") and k != "KUBECONFIG"}
         with server.log.open("wb") as log:
             process = subprocess.Popen(
-                [str(PACKGATE), "ui", "--host", "127.0.0.1", "--port", str(port), "--database-url", reader_dsn,
-                 "--kubeconfig", str(kubeconfig), "--log-level", "warning"],
+                [
+                    str(PACKGATE),
+                    "ui",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--database-url",
+                    reader_dsn,
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--log-level",
+                    "warning",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

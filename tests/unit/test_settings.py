@@ -195,8 +195,12 @@ def test_webhook_delivery_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """PackWebhook delivery: 10 s timeout, 5 s doubling to 600 s, a 2 s poll by default; each from
     its PACKGATE_WEBHOOK_* variable, and a non-positive one is a one-line error."""
     defaults = load_settings()
-    assert (defaults.webhook_timeout_seconds, defaults.webhook_retry_base_seconds, defaults.webhook_retry_max_seconds,
-            defaults.webhook_poll_seconds) == (10.0, 5.0, 600.0, 2.0)
+    assert (
+        defaults.webhook_timeout_seconds,
+        defaults.webhook_retry_base_seconds,
+        defaults.webhook_retry_max_seconds,
+        defaults.webhook_poll_seconds,
+    ) == (10.0, 5.0, 600.0, 2.0)
     monkeypatch.setenv("PACKGATE_WEBHOOK_RETRY_BASE_SECONDS", "0.5")
     monkeypatch.setenv("PACKGATE_WEBHOOK_POLL_SECONDS", "0.2")
     tuned = load_settings()

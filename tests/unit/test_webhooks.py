@@ -104,13 +104,19 @@ def test_load_webhook_reads_the_spec_with_an_empty_selector_by_default() -> None
     ("change", "message"),
     [
         ({"url": "ftp://example.com/x"}, "PackWebhook automation/hook: spec.url: must be an http:// or https:// URL"),
-        ({"events": []},
-         "PackWebhook automation/hook: spec.events: Tuple should have at least 1 item after validation, not 0"),
-        ({"events": ["Deleted"]},
-         "PackWebhook automation/hook: spec.events.0: "
-         "Input should be 'Verdict', 'Blocked', 'Activated' or 'RunnerError'"),
-        ({"packSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
-         "PackWebhook automation/hook: spec.packSelector.matchExpressions.0: operator In needs values"),
+        (
+            {"events": []},
+            "PackWebhook automation/hook: spec.events: Tuple should have at least 1 item after validation, not 0",
+        ),
+        (
+            {"events": ["Deleted"]},
+            "PackWebhook automation/hook: spec.events.0: "
+            "Input should be 'Verdict', 'Blocked', 'Activated' or 'RunnerError'",
+        ),
+        (
+            {"packSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
+            "PackWebhook automation/hook: spec.packSelector.matchExpressions.0: operator In needs values",
+        ),
     ],
 )
 def test_load_webhook_refuses_a_bad_spec_in_one_line(change: dict[str, Any], message: str) -> None:
@@ -128,8 +134,11 @@ def test_load_webhook_refuses_a_bad_spec_in_one_line(change: dict[str, Any], mes
         ({"matchLabels": {"team": "a"}}, {"team": "a", "tier": "x"}, True),
         ({"matchLabels": {"team": "a"}}, {"team": "b"}, False),
         ({"matchLabels": {"team": "a"}}, {}, False),
-        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["prod", "stage"]}]},
-         {"tier": "prod"}, True),
+        (
+            {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["prod", "stage"]}]},
+            {"tier": "prod"},
+            True,
+        ),
         ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["prod"]}]}, {}, False),
         ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["dev"]}]}, {}, True),
         ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["dev"]}]}, {"tier": "dev"}, False),
@@ -137,8 +146,11 @@ def test_load_webhook_refuses_a_bad_spec_in_one_line(change: dict[str, Any], mes
         ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {}, False),
         ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {}, True),
         ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {"tier": "x"}, False),
-        ({"matchLabels": {"team": "a"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]},
-         {"team": "a"}, False),
+        (
+            {"matchLabels": {"team": "a"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+            {"team": "a"},
+            False,
+        ),
     ],
 )
 def test_selector_matches_like_kubernetes(selector: dict[str, Any], labels: dict[str, str], expected: bool) -> None:
@@ -150,10 +162,12 @@ def test_webhooks_for_filters_by_event_and_selector_in_name_order() -> None:
     """Only webhooks subscribed to the event whose selector matches the Pack's labels, sorted by name."""
     hooks = [
         load_webhook(webhook({**BASE_SPEC, "events": ["Verdict", "Blocked"]}, "zeta")),
-        load_webhook(webhook({**BASE_SPEC, "events": ["Blocked"], "packSelector": {"matchLabels": {"team": "a"}}},
-                             "alpha")),
-        load_webhook(webhook({**BASE_SPEC, "events": ["Blocked"], "packSelector": {"matchLabels": {"team": "b"}}},
-                             "beta")),
+        load_webhook(
+            webhook({**BASE_SPEC, "events": ["Blocked"], "packSelector": {"matchLabels": {"team": "a"}}}, "alpha")
+        ),
+        load_webhook(
+            webhook({**BASE_SPEC, "events": ["Blocked"], "packSelector": {"matchLabels": {"team": "b"}}}, "beta")
+        ),
         load_webhook(webhook({**BASE_SPEC, "events": ["Activated"]}, "gamma")),
     ]
     assert [w.name for w in webhooks_for(hooks, EventType.BLOCKED, {"team": "a"})] == ["alpha", "zeta"]
@@ -196,7 +210,10 @@ def test_outbox_events_carry_a_whole_cloudevent() -> None:
         record(allowed=False, active="1.0.0", runner_error=True, labels={"team": "a"}), "1.0.0"
     )
     assert [e.type for e in (verdict, blocked, failed_runner)] == [
-        EventType.VERDICT, EventType.BLOCKED, EventType.RUNNER_ERROR]
+        EventType.VERDICT,
+        EventType.BLOCKED,
+        EventType.RUNNER_ERROR,
+    ]
     assert verdict.pack_labels == {"team": "a"}
     assert (verdict.namespace, verdict.pack_name, verdict.pack_uid) == ("automation", "core", "u-1")
     ce = blocked.cloudevent
@@ -279,8 +296,9 @@ def test_retry_delay_doubles_from_the_base_up_to_the_cap() -> None:
     assert retry_delay(3, base=1.0, cap=3.0) == 3.0
 
 
-@pytest.mark.parametrize(("status", "ok"), [(200, True), (202, True), (204, True), (301, False), (400, False),
-                                            (410, False), (500, False)])
+@pytest.mark.parametrize(
+    ("status", "ok"), [(200, True), (202, True), (204, True), (301, False), (400, False), (410, False), (500, False)]
+)
 def test_only_2xx_is_delivered(status: int, ok: bool) -> None:
     """2xx is a delivery; redirects, 4xx and 5xx are retried."""
     assert delivered(status) is ok

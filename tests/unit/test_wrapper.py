@@ -814,13 +814,15 @@ def test_the_wrapper_copies_a_config_map_source_into_the_workspace(tmp_path: Pat
     workspace.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     env.update(wrapper_env(NONCE, str(workspace), None, source=str(source)))
-    done = subprocess.run(wrapper_command(["./tests/run.sh"]), env=env, cwd="/", capture_output=True, text=True,
-                          timeout=20, check=False)
+    done = subprocess.run(
+        wrapper_command(["./tests/run.sh"]), env=env, cwd="/", capture_output=True, text=True, timeout=20, check=False
+    )
     assert (done.returncode, done.stderr) == (0, "")
     assert judged(done.stdout.splitlines(keepends=True)).passed == 1
     assert (workspace / "tests" / "run.sh").stat().st_mode & 0o777 == 0o755
     env["PACKGATE_SOURCE"] = str(tmp_path / "missing")
-    failed = subprocess.run(wrapper_command(["true"]), env=env, cwd="/", capture_output=True, text=True,
-                            timeout=20, check=False)
+    failed = subprocess.run(
+        wrapper_command(["true"]), env=env, cwd="/", capture_output=True, text=True, timeout=20, check=False
+    )
     assert failed.returncode == 126
     assert failed.stdout.splitlines()[-1] == f"packgate: could not copy the pack from {tmp_path / 'missing'}"
