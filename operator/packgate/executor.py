@@ -45,6 +45,7 @@ from packgate.api.status import (
     clip,
     defer,
     load_status,
+    only_queue_position_moved,
     status_patch,
 )
 from packgate.errors import DatabaseError, DatabaseUnavailable, InvalidPack, KubernetesError, RecordRefused
@@ -196,6 +197,7 @@ class Written:
 
     execution: str
     stale: str = ""
+    position_at: float = 0.0  # time.monotonic() of its last queue-position write
     jobs: dict[str, float] = field(default_factory=dict)
     suites: dict[str, TestSuiteResult] = field(default_factory=dict)
 
@@ -381,6 +383,9 @@ class Executor:
             status, recorded = _after_recording(status, record, recording)
             result.events.extend(recorded)
         # The guarded write comes first: Jobs are deleted or created only from a fresh observation.
+        quiet = not (result.events or result.delete_jobs or result.create_jobs or recording)
+        if quiet and self._position_fresh(obs, status):
+            return obs, False  # a queued Pack one place further on: its position is refreshed later
         written = await self._patch_status(obs, status, force=bool(result.delete_jobs))
         for job in result.delete_jobs:
             await self.kube.delete_job(obs.pack.namespace, job)
@@ -446,6 +451,20 @@ class Executor:
         if obs.resource_version:
             self._written(obs.pack.uid, bounded).stale = obs.resource_version
         return dataclasses.replace(obs, status=bounded, resource_version=version)
+
+    def _position_fresh(self, obs: Observed, status: PackStatus) -> bool:
+        """Whether to leave out a write that only moves a queued Pack's position: this process wrote
+        its position less than QUEUED_RECHECK_SECONDS ago (the plan's recheck of a queued Pack).  In
+        a long queue every admission moves every position; writing each move would cost a status
+        write per queued Pack per admission.  Notes the time of a position write that goes ahead."""
+        if status.queue_position is None:
+            return False
+        known = self._written(obs.pack.uid, status)
+        now = time.monotonic()
+        if only_queue_position_moved(obs.status, status) and now - known.position_at < planner.QUEUED_RECHECK_SECONDS:
+            return True
+        known.position_at = now
+        return False
 
     def _written(self, uid: str, status: PackStatus) -> Written:
         """This process' notes on the Pack's current execution (fresh ones for a new execution)."""

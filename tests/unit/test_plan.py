@@ -36,6 +36,7 @@ from packgate.api.status import (
     RunnerError,
     Trigger,
     merge_conditions,
+    only_queue_position_moved,
     timestamp,
 )
 from packgate.reconcile.depends import PackNode
@@ -177,6 +178,21 @@ def test_queued_behind_the_limits_shows_its_position() -> None:
     assert (status.phase, status.queue_position) == (Phase.QUEUED, 3)
     assert status.message == "version 1.0.0 queued for testing (install) (position 3 in the queue)"
     assert cond(status, "Reconciling") == ("True", "Queued")
+
+
+def test_a_queued_pack_one_place_further_on_only_moved_its_position() -> None:
+    """The write the executor may hold back (only_queue_position_moved): the same queued execution
+    one place further on; not a first queueing, not the same position, not an admission."""
+    older = [Waiting(f"2000-01-01T00:00:0{i}Z", f"uid-{i}", "other", 1) for i in range(3)]
+    behind = plan(dataclasses.replace(observed(SPEC), slots=Slots({"other": 4}, older, 4, 4))).status
+    obs = observed(SPEC, status=behind, now=NOW + timedelta(seconds=5))
+    closer = plan(dataclasses.replace(obs, slots=Slots({"other": 4}, older[1:], 4, 4))).status
+    assert (behind.queue_position, closer.queue_position) == (4, 3)
+    assert only_queue_position_moved(behind, closer)
+    assert not only_queue_position_moved(behind, behind)
+    assert not only_queue_position_moved(observed(SPEC).status, behind)
+    assert not only_queue_position_moved(behind, plan(obs).status)  # admitted: Testing
+    assert not only_queue_position_moved(behind, closer.model_copy(update={"observed_generation": 9}))
 
 
 def test_the_nonce_is_derived_from_the_secret_and_the_execution() -> None:

@@ -228,6 +228,19 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def only_queue_position_moved(old: PackStatus, new: PackStatus) -> bool:
+    """Whether `new` differs from `old` only in the queue position (and the messages that quote
+    it): the same queued execution, one place further on."""
+    if old.queue_position is None or new.queue_position is None or old.queue_position == new.queue_position:
+        return False
+
+    def without_position(status: PackStatus) -> PackStatus:
+        conditions = [c.model_copy(update={"message": ""}) for c in status.conditions]
+        return status.model_copy(update={"queue_position": None, "message": "", "conditions": conditions})
+
+    return without_position(old) == without_position(new)
+
+
 def status_patch(old: PackStatus, new: PackStatus) -> dict[str, Any]:
     """The JSON merge patch (RFC 7386) from `old` to `new`: changed keys, with null for every key
     that went away, also inside nested objects (a merge patch would otherwise keep them).

@@ -75,7 +75,9 @@ FATAL_WAITING = {
 
 SOURCE_RECHECK_SECONDS = 10.0
 RUNNING_RECHECK_SECONDS = 5.0
-QUEUED_RECHECK_SECONDS = 60.0  # a queued Pack is woken when a slot frees; this is the fallback
+QUEUED_RECHECK_SECONDS = 30.0
+"""A queued Pack is woken when a slot frees; this is the fallback, and how often its queuePosition
+is rewritten as the queue moves (at most)."""
 RETEST_TOKEN_CHARS = 128
 
 
