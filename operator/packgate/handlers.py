@@ -51,6 +51,7 @@ from packgate.settings import Settings
 log = logging.getLogger("packgate")
 ERROR_BACKOFF_SECONDS = 10.0
 IDLE_RECHECK_SECONDS = 300.0
+MARK_DELETED_SECONDS = 4.0  # the most a deletion event waits for PostgreSQL
 
 
 class Runtime:
@@ -202,8 +203,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             metrics.PACKS_WATCHED.dec()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def pack_changed(uid: str, name: str, namespace: str, **_: Any) -> None:
+    async def pack_changed(uid: str, name: str, namespace: str, body: kopf.Body, type: str | None, **_: Any) -> None:
         runtime.wake(uid)
+        if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_mark_deleted(runtime, uid, name, namespace), timeout=MARK_DELETED_SECONDS)
         if runtime.executor is not None:
             # Its active version (or its own dependsOn) may change what its dependents may activate.
             for dependent in runtime.executor.cache.dependents_of(namespace, name):
@@ -222,21 +226,24 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if cache.ended_pod_entries(body):
             runtime.wake_queue()  # its Job's slot is free, before the Job controller marks it complete
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, optional=True)
-    async def pack_deleted(uid: str, name: str, namespace: str, **_: Any) -> None:
-        """Best effort: mark the pack deleted in PostgreSQL; its history stays until retention."""
-        executor = runtime.executor
-        if executor is None:
-            return
-        db = await executor.recorder.database()
-        if db is None:
-            return
-        try:
-            await db.mark_pack_deleted(uid)
-        except DatabaseError as exc:
-            log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
-
     return registry
+
+
+async def _mark_deleted(runtime: Runtime, uid: str, name: str, namespace: str) -> None:
+    """Best effort: mark a deleted Pack in PostgreSQL; its history stays until retention.  Done on
+    the Pack's deletion event (idempotent: a second event finds it marked) rather than in a kopf
+    deletion handler: any such handler makes kopf keep a copy of every Pack's spec in an
+    annotation, one more write per Pack."""
+    executor = runtime.executor
+    if executor is None:
+        return
+    db = await executor.recorder.database()
+    if db is None:
+        return
+    try:
+        await db.mark_pack_deleted(uid)
+    except DatabaseError as exc:
+        log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
 
 
 def _indexer(entries: Callable[[Mapping[str, Any]], dict[Any, Any]]) -> Callable[..., Awaitable[dict[Any, Any]]]:

@@ -108,6 +108,22 @@ def wait_settled(kube: Any, namespace: str, name: str, timeout: float = 150.0) -
     )
 
 
+def pack_deleted_at(dsn: str, namespace: str, name: str) -> Any:
+    """When PostgreSQL's pack row of that name says it was deleted (None: not deleted, or no row)."""
+    import asyncpg
+
+    async def read() -> Any:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(
+                "SELECT deleted_at FROM packgate.pack WHERE namespace = $1 AND name = $2", namespace, name
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
 def executions(dsn: str, namespace: str, name: str) -> list[Any]:
     """The pack's execution history from PostgreSQL (newest first)."""
     from packgate.db import Database

@@ -11,7 +11,18 @@ import time
 
 import pytest
 
-from e2e.helpers import PACKGATE, cond, executions, manifest, pack_yaml, settled, simple_pack, status, wait_settled
+from e2e.helpers import (
+    PACKGATE,
+    cond,
+    executions,
+    manifest,
+    pack_deleted_at,
+    pack_yaml,
+    settled,
+    simple_pack,
+    status,
+    wait_settled,
+)
 from plugins.operator import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -231,13 +242,16 @@ def test_database_outage_defers_the_record_exactly_once(operator, postgres, kube
 
 
 def test_deleting_a_pack_collects_its_jobs(operator, kube, namespace):
-    """Deleting a Pack garbage-collects its Jobs; its history stays in PostgreSQL."""
+    """Deleting a Pack garbage-collects its Jobs; its history stays in PostgreSQL, where the pack is
+    marked deleted."""
     kube.apply(simple_pack(namespace, "gone", "1.0.0", passed=1, failed=0))
     wait_settled(kube, namespace, "gone")
     assert kube.json("get", "jobs", "-n", namespace)["items"]
+    assert pack_deleted_at(operator.dsn, namespace, "gone") is None
     kube.run("delete", "pack", "gone", "-n", namespace, "--wait=true", "--timeout=60s")
     wait_for("Jobs to be collected", lambda: not kube.json("get", "jobs", "-n", namespace)["items"], timeout=60)
     assert len(executions(operator.dsn, namespace, "gone")) == 1
+    assert pack_deleted_at(operator.dsn, namespace, "gone") is not None
 
 
 def test_concurrency_limit_queues_extra_executions(operator, kube, namespace):
