@@ -108,6 +108,9 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = LeanDiffBaseStorage(prefix=GROUP)
         settings.persistence.finalizer = f"{GROUP}/finalizer"
         settings.posting.level = logging.WARNING
+        # A daemon told to stop (its Pack deleted, the operator exiting) ends its loop at once; kopf
+        # waits this long for that before it cancels it (logging a warning per Pack).
+        settings.background.instant_exit_timeout = 0.5
         if ours.peering:
             settings.peering.name = ours.peering
             settings.peering.mandatory = False
@@ -155,7 +158,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if runtime.executor is not None:
             await runtime.executor.recorder.close()
 
-    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=5.0)
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_backoff=2.0, cancellation_timeout=5.0)
     async def pack_daemon(
         name: str, namespace: str, uid: str, stopped: kopf.DaemonStopped, body: kopf.Body, **_: Any
     ) -> None:
@@ -194,8 +197,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                     log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
                     delay = ERROR_BACKOFF_SECONDS * 3
                 metrics.observe_pass(metrics.pass_outcome(failure), time.perf_counter() - began)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waker.wait(), timeout=delay or IDLE_RECHECK_SECONDS)
+                await _rest(waker, stopped, delay or IDLE_RECHECK_SECONDS)
         finally:
             runtime.wakers.pop(uid, None)
             if runtime.executor is not None:
@@ -244,6 +246,17 @@ async def _mark_deleted(runtime: Runtime, uid: str, name: str, namespace: str) -
         await db.mark_pack_deleted(uid)
     except DatabaseError as exc:
         log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
+
+
+async def _rest(waker: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
+    """A daemon's wait between passes: until it is woken or told to stop, at most `timeout` s."""
+    woken = asyncio.ensure_future(waker.wait())
+    stopping = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((woken, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        woken.cancel()
+        stopping.cancel()
 
 
 def _indexer(entries: Callable[[Mapping[str, Any]], dict[Any, Any]]) -> Callable[..., Awaitable[dict[Any, Any]]]:
