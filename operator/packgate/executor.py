@@ -279,7 +279,10 @@ class Executor:
         # deferred: it waits for the next pass).  Without a database configured they wait for one.
         if still and not deferred and self.recorder.configured:
             still = await self._flush_pending(written, emit)
-        running = sum(1 for job in obs.jobs if not job.finished and job.name not in result.delete_jobs)
+        ended = {pod.job for pod in obs.pods if pod.ended}
+        running = sum(
+            1 for job in obs.jobs if not (job.finished or job.name in ended or job.name in result.delete_jobs)
+        )
         self.fleet.note(uid, metrics.PackTally(jobs_running=running, queued=queued, records_pending=still))
         if still and self.recorder.configured:
             # Records still deferred: try again soon, whatever else the plan said.

@@ -125,14 +125,14 @@ def pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
 
 
 def ended_pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
-    """A managed pod whose runner has ended (an exit code, or the pod Succeeded or Failed), under
-    (namespace, its Job's name): that Job no longer holds a concurrency slot, though the Job
-    controller marks it complete only seconds later."""
+    """A managed pod whose runner has ended (`PodState.ended`), under (namespace, its Job's name):
+    that Job no longer holds a concurrency slot, though the Job controller marks it complete only
+    seconds later."""
     entries = pod_entries(body)
     if not entries:
         return {}
     (state,) = entries.values()
-    if state.exit_code is None and state.phase not in ("Succeeded", "Failed"):
+    if not state.ended:
         return {}
     return {((body.get("metadata") or {}).get("namespace", ""), state.job): True}
 

@@ -112,6 +112,12 @@ class PodState:
     init_failure: str | None = None  # the fetch container ended in error
     deadline_exceeded: bool = False  # killed at its activeDeadlineSeconds (the runner's timeout)
 
+    @property
+    def ended(self) -> bool:
+        """Its runner no longer runs (an exit code, or the pod Succeeded or Failed): its Job holds
+        no concurrency slot any more, though the Job controller marks it finished only later."""
+        return self.exit_code is not None or self.phase in ("Succeeded", "Failed")
+
 
 @dataclass(frozen=True)
 class Slots:
