@@ -111,6 +111,9 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         # A daemon told to stop (its Pack deleted, the operator exiting) ends its loop at once; kopf
         # waits this long for that before it cancels it (logging a warning per Pack).
         settings.background.instant_exit_timeout = 0.5
+        # kopf keeps one worker task per object for a while after its last event; when a namespace
+        # of Packs goes, that is thousands of Jobs and Pods at once (the operator's peak memory).
+        settings.queueing.idle_timeout = 1.0
         if ours.peering:
             settings.peering.name = ours.peering
             settings.peering.mandatory = False
