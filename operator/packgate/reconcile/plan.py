@@ -99,6 +99,10 @@ class JobState:
     message: str | None = None
 
 
+ENDED_PHASES = ("Succeeded", "Failed")
+"""The phases of a pod whose containers have all ended (restartPolicy Never)."""
+
+
 @dataclass(frozen=True)
 class PodState:
     name: str
@@ -116,7 +120,7 @@ class PodState:
     def ended(self) -> bool:
         """Its runner no longer runs (an exit code, or the pod Succeeded or Failed): its Job holds
         no concurrency slot any more, though the Job controller marks it finished only later."""
-        return self.exit_code is not None or self.phase in ("Succeeded", "Failed")
+        return self.exit_code is not None or self.phase in ENDED_PHASES
 
 
 @dataclass(frozen=True)
@@ -840,7 +844,7 @@ def _plan_running(
 def _runner_ended(pod: PodState | None) -> bool:
     """The runner's pod has ended and its container's exit code is known: its log is complete,
     so it is read at once, without waiting for the Job controller to mark the Job finished."""
-    return pod is not None and pod.phase in ("Succeeded", "Failed") and pod.exit_code is not None
+    return pod is not None and pod.phase in ENDED_PHASES and pod.exit_code is not None
 
 
 def _collect(name: str, runner: Runner, job: JobState, pod: PodState | None, *, detail: bool = False) -> Collect:
