@@ -193,6 +193,10 @@ class Written:
     - `suites`: the runners it collected, with their whole results: when the execution concludes,
       the record's detail comes from here instead of reading each log a second time (another
       replica, or this one restarted, reads the logs).
+    - `conflicts`: runners whose Job name it found taken by another Job when creating it: input
+      to the next pass, which reports them (JobConflict).
+
+    Notes on an earlier execution are dropped as soon as a status write names another one.
     """
 
     execution: str
@@ -200,6 +204,7 @@ class Written:
     position_at: float = 0.0  # time.monotonic() of its last queue-position write
     jobs: dict[str, float] = field(default_factory=dict)
     suites: dict[str, TestSuiteResult] = field(default_factory=dict)
+    conflicts: dict[str, RunnerError] = field(default_factory=dict)
 
 
 RESERVATION_SECONDS = 60.0
@@ -215,9 +220,7 @@ class Executor:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     fleet: metrics.Fleet = field(default_factory=metrics.Fleet)
     reservations: dict[str, Reservation] = field(default_factory=dict)  # by Pack uid
-    # Runners whose Job name was taken by another Job, met on creating it: input to the next pass.
-    conflicts: dict[tuple[str, str], dict[str, RunnerError]] = field(default_factory=dict)
-    # What this process wrote or read and the watches have not shown yet (see `Written`).
+    # What this process wrote, read or met and the watches have not shown yet (see `Written`).
     written: dict[str, Written] = field(default_factory=dict)  # by Pack uid
 
     @property
@@ -309,7 +312,10 @@ class Executor:
         digest = None if spec is None else execution_digest(spec, self.render_options, config_map_digest)
         status = load_status(raw.get("status"))
         current = status.current_execution
-        conflicts = self.conflicts.get((uid, current.id), {}) if current is not None else {}
+        known = self.written.get(uid)
+        conflicts: dict[str, RunnerError] = {}
+        if known is not None and current is not None and known.execution == current.id:
+            conflicts = known.conflicts
         obs = Observed(
             pack=PackIdentity(namespace, name, uid),
             generation=int(meta.get("generation") or 0),
@@ -354,8 +360,6 @@ class Executor:
         self.fleet.forget(uid)
         self.reservations.pop(uid, None)
         self.written.pop(uid, None)
-        for key in [key for key in self.conflicts if key[0] == uid]:
-            del self.conflicts[key]
 
     def next_in_queue(self) -> list[str]:
         """The uids of the queued executions the free slots let start now, oldest first (whom to
@@ -424,7 +428,6 @@ class Executor:
             log.info(line + ", verdict of execution %s reused (same content digest)", *outcome, last.cached_from)
             return
         assert current is not None
-        self.conflicts.pop((obs.pack.uid, current.id), None)
         metrics.observe_execution(
             trigger=str(current.trigger),
             status=last.status,
@@ -526,8 +529,7 @@ class Executor:
                 log.info("Adopted Job %s for Pack %s/%s", job, obs.pack.namespace, obs.pack.name)
                 continue
             log.warning("Pack %s/%s, runner %s: %s", obs.pack.namespace, obs.pack.name, name, problem)
-            met = self.conflicts.setdefault((obs.pack.uid, current.id), {})
-            met[name] = RunnerError(reason="JobConflict", message=problem)
+            known.conflicts[name] = RunnerError(reason="JobConflict", message=problem)
 
     # -- reading -------------------------------------------------------------------------------
 
