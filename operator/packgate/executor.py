@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from packgate import metrics
-from packgate.api.spec import PackSpec, load_spec, pack_ref, runner_format
+from packgate.api.spec import FINALIZER, PackSpec, load_spec, pack_ref, runner_format
 from packgate.api.status import (
     PENDING_BYTES,
     PENDING_RECORDS_MAX,
@@ -45,6 +45,7 @@ from packgate.api.status import (
     clip,
     defer,
     load_status,
+    only_jobs_seen_grew,
     only_queue_position_moved,
     status_patch,
 )
@@ -62,6 +63,7 @@ from packgate.reconcile.render import (
     PackIdentity,
     RenderOptions,
     idempotency_key,
+    job_name,
     render_job,
 )
 from packgate.results import PackTestResult, TestStatus, TestSuiteResult, error_suite
@@ -250,6 +252,10 @@ class Executor:
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self.reservations.pop(uid, None)
             return None
+        if FINALIZER not in (raw["metadata"].get("finalizers") or ()):
+            # A new Pack: kopf is adding its finalizer, a write this pass's status write would race
+            # (one of the two meets a Conflict).  The finalizer's watch event wakes the next pass.
+            return None
         known = self.written.get(uid)
         if known is not None and known.stale and known.stale == raw["metadata"].get("resourceVersion"):
             return None  # the cache is behind this process's own write; its watch event wakes the next pass
@@ -393,6 +399,8 @@ class Executor:
         quiet = not (result.events or result.delete_jobs or result.create_jobs or recording)
         if quiet and self._position_fresh(obs, status):
             return obs, False  # a queued Pack one place further on: its position is refreshed later
+        if self._own_jobs_coming(obs, result):
+            return obs, False  # jobsSeen is written once the cache shows every Job just created
         written = await self._patch_status(obs, status, force=bool(result.delete_jobs))
         for job in result.delete_jobs:
             await self.kube.delete_job(obs.pack.namespace, job)
@@ -471,6 +479,26 @@ class Executor:
             return True
         known.position_at = now
         return False
+
+    def _own_jobs_coming(self, obs: Observed, result: Plan) -> bool:
+        """Whether to leave out a write that only adds runners to jobsSeen while Jobs this process
+        created for the execution a moment ago are not in the cache yet (the plan asks to create
+        them again; they are not): their watch events follow, and the pass they wake names them
+        all in one write (one write per Pack, not one per runner)."""
+        status = result.status
+        current = status.current_execution
+        known = self.written.get(obs.pack.uid)
+        if current is None or known is None or known.execution != current.id:
+            return False
+        if result.events or result.delete_jobs or result.record is not None:
+            return False
+        if not only_jobs_seen_grew(obs.status, status):
+            return False
+        shown = {job.name for job in obs.jobs}
+        now = time.monotonic()
+        coming = {job for job, at in known.jobs.items() if job not in shown and now - at <= RESERVATION_SECONDS}
+        wanted = {job_name(obs.pack.name, runner, current.id) for runner in result.create_jobs}
+        return bool(coming) and wanted <= coming
 
     def _written(self, uid: str, status: PackStatus) -> Written:
         """This process' notes on the Pack's current execution (fresh ones for a new execution)."""

@@ -30,7 +30,7 @@ import kopf
 from aiohttp import web
 
 from packgate import metrics
-from packgate.api.spec import GROUP, PLURAL, VERSION
+from packgate.api.spec import FINALIZER, GROUP, PLURAL, VERSION
 from packgate.delivery import DeliveryOptions, DeliveryWorker
 from packgate.errors import (
     Conflict,
@@ -106,7 +106,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.watching.connect_timeout = 30
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.persistence.diffbase_storage = LeanDiffBaseStorage(prefix=GROUP)
-        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.WARNING
         # A daemon told to stop (its Pack deleted, the operator exiting) ends its loop at once; kopf
         # waits this long for that before it cancels it (logging a warning per Pack).

@@ -87,8 +87,9 @@ def test_jobs_are_cached_by_pack_uid_and_count_while_active() -> None:
 
 
 def test_a_job_whose_runner_pod_ended_frees_its_slot() -> None:
-    """A pod whose runner has an exit code (or that Succeeded or Failed) is indexed under its
-    Job; such a Job no longer counts against its namespace's slots, though it is not complete yet."""
+    """A pod that Succeeded or Failed is indexed under its Job; such a Job no longer counts against
+    its namespace's slots, though it is not complete yet.  A runner's exit code alone does not
+    free the slot: the pod still holds its place on the node until the kubelet ends it."""
 
     def raw_pod(phase: str, terminated: dict[str, Any] | None = None) -> dict[str, Any]:
         state = {"terminated": terminated} if terminated else {"running": {}}
@@ -98,7 +99,8 @@ def test_a_job_whose_runner_pod_ended_frees_its_slot() -> None:
         }
 
     assert ended_pod_entries(raw_pod("Running")) == {}
-    assert ended_pod_entries(raw_pod("Running", {"exitCode": 0})) == {("ns", "j"): True}
+    assert ended_pod_entries(raw_pod("Running", {"exitCode": 0})) == {}
+    assert ended_pod_entries(raw_pod("Succeeded", {"exitCode": 0})) == {("ns", "j"): True}
     assert ended_pod_entries(raw_pod("Failed")) == {("ns", "j"): True}
     assert ended_pod_entries({"metadata": {"name": "x", "labels": {}}, "status": {"phase": "Failed"}}) == {}
     cache = dataclasses.replace(

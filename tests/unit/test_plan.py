@@ -36,6 +36,7 @@ from packgate.api.status import (
     RunnerError,
     Trigger,
     merge_conditions,
+    only_jobs_seen_grew,
     only_queue_position_moved,
     timestamp,
 )
@@ -193,6 +194,27 @@ def test_a_queued_pack_one_place_further_on_only_moved_its_position() -> None:
     assert not only_queue_position_moved(observed(SPEC).status, behind)
     assert not only_queue_position_moved(behind, plan(obs).status)  # admitted: Testing
     assert not only_queue_position_moved(behind, closer.model_copy(update={"observed_generation": 9}))
+
+
+def test_a_testing_pack_that_only_found_its_jobs_only_grew_jobs_seen() -> None:
+    """The write the executor may hold back while its own Jobs are on the way (only_jobs_seen_grew):
+    runners added to jobsSeen of the same execution, nothing else."""
+    testing = plan(observed(SPEC)).status
+    current = testing.current_execution
+    assert current is not None and current.started_at is not None
+
+    def seen(*runners: str, **changes: str) -> PackStatus:
+        return testing.model_copy(
+            update={"current_execution": current.model_copy(update={"jobs_seen": list(runners), **changes})}
+        )
+
+    assert only_jobs_seen_grew(testing, seen("shell"))
+    assert only_jobs_seen_grew(seen("shell"), seen("shell", "python"))
+    assert not only_jobs_seen_grew(seen("shell"), seen("shell"))
+    assert not only_jobs_seen_grew(seen("shell", "python"), seen("shell"))
+    assert not only_jobs_seen_grew(testing, seen("shell", id="another"))
+    assert not only_jobs_seen_grew(testing, seen("shell").model_copy(update={"message": "changed"}))
+    assert not only_jobs_seen_grew(observed(SPEC).status, testing)
 
 
 def test_the_nonce_is_derived_from_the_secret_and_the_execution() -> None:

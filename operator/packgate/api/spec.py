@@ -23,6 +23,8 @@ VERSION = "v1alpha1"
 PLURAL = "packs"
 KIND = "Pack"
 RETEST_ANNOTATION = f"{GROUP}/retest"
+FINALIZER = f"{GROUP}/finalizer"
+"""kopf's finalizer on every Pack (its reconcile daemon must be stopped before the Pack goes)."""
 
 
 class RunnerType(StrEnum):

@@ -241,6 +241,18 @@ def only_queue_position_moved(old: PackStatus, new: PackStatus) -> bool:
     return without_position(old) == without_position(new)
 
 
+def only_jobs_seen_grew(old: PackStatus, new: PackStatus) -> bool:
+    """Whether `new` differs from `old` only in runners added to the current execution's jobsSeen
+    (the Jobs a pass found): the same execution, nothing else changed."""
+    before, after = old.current_execution, new.current_execution
+    if before is None or after is None or before.id != after.id:
+        return False
+    if set(after.jobs_seen) <= set(before.jobs_seen):
+        return False
+    seen = after.model_copy(update={"jobs_seen": before.jobs_seen})
+    return old == new.model_copy(update={"current_execution": seen})
+
+
 def status_patch(old: PackStatus, new: PackStatus) -> dict[str, Any]:
     """The JSON merge patch (RFC 7386) from `old` to `new`: changed keys, with null for every key
     that went away, also inside nested objects (a merge patch would otherwise keep them).

@@ -125,7 +125,7 @@ def pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
 
 
 def ended_pod_entries(body: Mapping[str, Any]) -> dict[Any, Any]:
-    """A managed pod whose runner has ended (`PodState.ended`), under (namespace, its Job's name):
+    """A managed pod that has ended (`PodState.ended`), under (namespace, its Job's name):
     that Job no longer holds a concurrency slot, though the Job controller marks it complete only
     seconds later."""
     entries = pod_entries(body)

@@ -118,9 +118,12 @@ class PodState:
 
     @property
     def ended(self) -> bool:
-        """Its runner no longer runs (an exit code, or the pod Succeeded or Failed): its Job holds
-        no concurrency slot any more, though the Job controller marks it finished only later."""
-        return self.exit_code is not None or self.phase in ENDED_PHASES
+        """The pod Succeeded or Failed: the kubelet has stopped it and the scheduler no longer
+        counts its requests, so its Job holds no concurrency slot any more, though the Job
+        controller marks it finished only later.  (The runner's exit code shows earlier, while the
+        kubelet still tears the pod down; a slot freed then let pods be created that the node had
+        no room for yet, and they waited unschedulable.)"""
+        return self.phase in ENDED_PHASES
 
 
 @dataclass(frozen=True)
