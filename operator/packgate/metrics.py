@@ -60,7 +60,7 @@ RUNNER_ERRORS = Counter(
 PACKS_WATCHED = Gauge("packgate_packs", "Packs this operator is reconciling.", registry=REGISTRY)
 JOBS_RUNNING = Gauge(
     "packgate_jobs_running",
-    "Test Jobs whose runner still runs (the slots taken), summed over the Packs this operator reconciles, "
+    "Test Jobs whose pod has not ended (the slots taken), summed over the Packs this operator reconciles, "
     "as each Pack's last pass saw them.",
     registry=REGISTRY,
 )
