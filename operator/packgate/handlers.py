@@ -44,6 +44,7 @@ from packgate.executor import Executor, Recorder
 from packgate.k8s.client import Kube, load_api_client
 from packgate.k8s.webhooks import KubeWebhookDirectory
 from packgate.reconcile import cache
+from packgate.reconcile.observe import job_state, pod_state
 from packgate.reconcile.plan import Event
 from packgate.reconcile.render import LABEL_MANAGED_BY, LABEL_PACK_UID, MANAGED_BY
 from packgate.settings import Settings
@@ -52,6 +53,8 @@ log = logging.getLogger("packgate")
 ERROR_BACKOFF_SECONDS = 10.0
 IDLE_RECHECK_SECONDS = 300.0
 MARK_DELETED_SECONDS = 4.0  # the most a deletion event waits for PostgreSQL
+SETTLE_SECONDS = 60.0  # the most the daemons wait for the caches to be complete after a resume
+SETTLE_RETRY_SECONDS = 2.0
 
 
 class Runtime:
@@ -65,6 +68,60 @@ class Runtime:
         self.ready = False
         self.deliveries: asyncio.Task[None] | None = None
         self.stop_deliveries = asyncio.Event()
+        self.last_seen = cache.LastSeen()
+        self.settled = asyncio.Event()  # the caches hold what the API server lists (`settle`)
+        self.settling: asyncio.Task[None] | None = None
+        self.cache_moved = asyncio.Event()  # a Job or ConfigMap event reached the caches
+
+    def unsettle(self) -> None:
+        """kopf paused the operator (a peer of higher priority works): it stops watching, and
+        lists every resource again when it resumes."""
+        self.settled.clear()
+
+    async def settle(self) -> None:
+        """Return once the caches hold every managed Job and every ConfigMap the API server lists.
+        At startup kopf starts the daemons only after its first listing of every index; but when
+        it resumes after a pause (a standby taking over, or both replicas cut off from the API
+        server a while) it spawns each Pack's daemon as the Packs are listed again, while the Jobs
+        and ConfigMaps are still being listed.  A pass then would take a Job for removed
+        (JobRemoved) or render a Job without its ConfigMap's paths.  One listing per resume,
+        shared by every daemon."""
+        if self.settled.is_set():
+            return
+        if self.settling is None or self.settling.done():
+            self.settling = asyncio.create_task(self._settle())
+        await asyncio.shield(self.settling)
+
+    async def _settle(self) -> None:
+        executor = self.executor
+        assert executor is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        listed = None
+        while listed is None and loop.time() < deadline:
+            try:
+                listed = await executor.kube.listed_names(self.settings.namespaces, f"{LABEL_MANAGED_BY}={MANAGED_BY}")
+            except KubernetesError as exc:
+                log.warning("Could not list Jobs and ConfigMaps to check the caches: %s; retrying", exc)
+                await asyncio.sleep(min(SETTLE_RETRY_SECONDS, max(0.0, deadline - loop.time())))  # a backoff
+        while listed is not None:
+            self.cache_moved.clear()
+            if executor.cache.holds(listed.jobs, listed.config_maps):
+                break
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.cache_moved.wait(), timeout=left)
+        if listed is not None and loop.time() < deadline:
+            log.info(
+                "The caches hold the %d managed Jobs and %d ConfigMaps listed; reconciling",
+                len(listed.jobs),
+                len(listed.config_maps),
+            )
+        else:
+            log.warning("The caches were not seen complete within %ss; reconciling anyway", SETTLE_SECONDS)
+        self.settled.set()
 
     def wake(self, uid: str | None) -> None:
         if uid and uid in self.wakers:
@@ -173,6 +230,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
         try:
+            await _until(stopped, runtime.settle())
             while not stopped:
                 waker.clear()
                 delay: float | None
@@ -200,8 +258,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                     log.exception("Pack %s/%s: unexpected error; retrying", namespace, name)
                     delay = ERROR_BACKOFF_SECONDS * 3
                 metrics.observe_pass(metrics.pass_outcome(failure), time.perf_counter() - began)
-                await _rest(waker, stopped, delay or IDLE_RECHECK_SECONDS)
+                await _until(stopped, waker.wait(), delay or IDLE_RECHECK_SECONDS)
         finally:
+            if stopped.reason is not None and stopped.reason & kopf.DaemonStoppingReason.OPERATOR_PAUSING:
+                runtime.unsettle()
             runtime.wakers.pop(uid, None)
             if runtime.executor is not None:
                 runtime.executor.forget(uid)
@@ -219,16 +279,30 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                 runtime.wake(dependent)
 
     @kopf.on.event("batch", "v1", "jobs", labels=labels, registry=registry)
-    async def job_changed(labels: dict[str, str], body: kopf.Body, type: str | None, **_: Any) -> None:
+    async def job_changed(
+        labels: dict[str, str], body: kopf.Body, type: str | None, namespace: str, name: str, **_: Any
+    ) -> None:
+        runtime.cache_moved.set()
+        state = None if type == "DELETED" else job_state(dict(body))
+        if not runtime.last_seen.changed(("Job", namespace, name), state):
+            return  # nothing a pass reads of it changed
         runtime.wake(labels.get(LABEL_PACK_UID))
-        ended = any(c.get("status") == "True" for c in body.get("status", {}).get("conditions") or [])
-        if ended or type == "DELETED":
+        if state is None or state.finished:
             runtime.wake_queue()  # a slot is free for a queued execution
 
+    @kopf.on.event("", "v1", "configmaps", registry=registry)
+    async def config_map_changed(**_: Any) -> None:
+        runtime.cache_moved.set()
+
     @kopf.on.event("", "v1", "pods", labels=labels, registry=registry)
-    async def pod_changed(labels: dict[str, str], body: kopf.Body, **_: Any) -> None:
+    async def pod_changed(
+        labels: dict[str, str], body: kopf.Body, type: str | None, namespace: str, name: str, **_: Any
+    ) -> None:
+        state = None if type == "DELETED" else pod_state(dict(body))
+        if not runtime.last_seen.changed(("Pod", namespace, name), state):
+            return  # a condition or timestamp the kubelet updated: nothing a pass reads of it
         runtime.wake(labels.get(LABEL_PACK_UID))
-        if cache.ended_pod_entries(body):
+        if state is not None and state.ended:
             runtime.wake_queue()  # its Job's slot is free, before the Job controller marks it complete
 
     return registry
@@ -251,14 +325,14 @@ async def _mark_deleted(runtime: Runtime, uid: str, name: str, namespace: str) -
         log.warning("Pack %s/%s deleted; could not mark it in PostgreSQL: %s", namespace, name, exc)
 
 
-async def _rest(waker: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
-    """A daemon's wait between passes: until it is woken or told to stop, at most `timeout` s."""
-    woken = asyncio.ensure_future(waker.wait())
+async def _until(stopped: kopf.DaemonStopped, awaitable: Awaitable[Any], timeout: float | None = None) -> None:
+    """A daemon's wait: until `awaitable` is done or the daemon is told to stop, at most `timeout` s."""
+    done = asyncio.ensure_future(awaitable)
     stopping = asyncio.ensure_future(stopped.wait())
     try:
-        await asyncio.wait((woken, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((done, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        woken.cancel()
+        done.cancel()
         stopping.cancel()
 
 

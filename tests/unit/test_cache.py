@@ -15,6 +15,8 @@ from packgate.reconcile.cache import (
     QUEUE,
     Cache,
     ConfigMapEntry,
+    JobEntry,
+    LastSeen,
     active_job_entries,
     config_map_entries,
     dependent_entries,
@@ -27,6 +29,7 @@ from packgate.reconcile.cache import (
 )
 from packgate.reconcile.depends import PackNode
 from packgate.reconcile.digest import config_map_digest
+from packgate.reconcile.observe import job_state, pod_state
 from packgate.reconcile.plan import JobState
 from packgate.reconcile.queue import Waiting
 from packgate.reconcile.render import LABEL_EXECUTION, LABEL_PACK_UID, LABEL_RUNNER, PATHS_ANNOTATION
@@ -109,6 +112,47 @@ def test_a_job_whose_runner_pod_ended_frees_its_slot() -> None:
         ended_pods={("ns", "j"): [True], ("other", "x"): [True]},
     )
     assert cache.active_by_namespace() == {"ns": 1}
+
+
+def test_an_event_that_changes_nothing_a_pass_reads_wakes_no_pass() -> None:
+    """The kubelet's condition and timestamp updates leave a pod's state as a pass reads it; its
+    runner starting and ending change it, and so does the object going (always a change)."""
+
+    def raw_pod(phase: str, ready: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "metadata": {"name": "p", "namespace": "ns", "labels": {LABEL_PACK_UID: "u1", "job-name": "j"}},
+            "status": {
+                "phase": phase,
+                "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": "2026-11-30T06:00:00Z"}],
+                "containerStatuses": [{"name": "runner", "state": state}],
+            },
+        }
+
+    seen = LastSeen()
+    key = ("Pod", "ns", "p")
+    creating = raw_pod("Pending", "False", {"waiting": {"reason": "ContainerCreating"}})
+    assert seen.changed(key, pod_state(creating))
+    assert not seen.changed(key, pod_state(raw_pod("Pending", "False", {"waiting": {"reason": "ContainerCreating"}})))
+    assert seen.changed(key, pod_state(raw_pod("Running", "False", {"running": {}})))
+    assert not seen.changed(key, pod_state(raw_pod("Running", "True", {"running": {}})))  # only Ready moved
+    assert seen.changed(key, pod_state(raw_pod("Succeeded", "False", {"terminated": {"exitCode": 0}})))
+    assert seen.changed(key, None) and seen.changed(key, None)
+    assert seen.changed(key, pod_state(creating))  # a new pod of that name
+    job = {"metadata": {"name": "j", "namespace": "ns", "labels": {LABEL_RUNNER: "shell"}}, "status": {"active": 1}}
+    assert seen.changed(("Job", "ns", "j"), job_state(job))
+    assert not seen.changed(("Job", "ns", "j"), job_state({**job, "status": {"active": 1, "ready": 1}}))
+    assert not seen.changed(key, pod_state(creating))  # kinds apart
+
+
+def test_the_caches_hold_what_the_api_server_lists_only_once_every_object_is_in() -> None:
+    """After a resume, the daemons wait until every listed Job and ConfigMap is in the caches."""
+    job = JobEntry(namespace="ns", state=JobState(name="j", runner="shell", execution="e1"))
+    cache = dataclasses.replace(EMPTY_CACHE, jobs={"u1": [job]}, config_maps={("ns", "cm"): [ConfigMapEntry(None)]})
+    assert cache.holds([("ns", "j")], [("ns", "cm")])
+    assert cache.holds([], [])
+    assert not cache.holds([("ns", "j"), ("ns", "k")], [("ns", "cm")])  # a Job not listed again yet
+    assert not cache.holds([("ns", "j")], [("ns", "cm"), ("other", "cm")])
+    assert not cache.holds([("other", "j")], [])  # the same name in another namespace
 
 
 def test_pods_and_config_maps_are_cached_by_their_keys() -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import json
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,6 +30,16 @@ from packgate.errors import Conflict, KubernetesError
 from packgate.parsing import LineSplitter
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Objects as the API server listed them: (namespace, name) pairs."""
+
+    jobs: frozenset[tuple[str, str]]
+    config_maps: frozenset[tuple[str, str]]
+
+
 READ_CHUNK = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS = 60.0
 """PACKGATE_API_TIMEOUT_SECONDS' default."""
@@ -234,6 +246,34 @@ class Kube:
             namespace,
             propagation_policy="Background",
         )
+
+    async def listed_names(self, namespaces: list[str], label_selector: str) -> Listed:
+        """The (namespace, name) of every Job matching `label_selector` and of every ConfigMap, as
+        the API server lists them now (all namespaces when the list is empty): what a cache filled
+        from the watches must hold.  Only the names are decoded."""
+
+        def names(fn: Callable[..., Any], **kwargs: Any) -> frozenset[tuple[str, str]]:
+            response = fn(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+            items = json.loads(response.data).get("items") or []
+            return frozenset(((i.get("metadata") or {}).get("namespace", ""), i["metadata"]["name"]) for i in items)
+
+        jobs: set[tuple[str, str]] = set()
+        config_maps: set[tuple[str, str]] = set()
+        try:
+            for ns in namespaces or [""]:
+                if ns:
+                    jobs |= await asyncio.to_thread(
+                        names, self.batch.list_namespaced_job, namespace=ns, label_selector=label_selector
+                    )
+                    config_maps |= await asyncio.to_thread(names, self.core.list_namespaced_config_map, namespace=ns)
+                else:
+                    jobs |= await asyncio.to_thread(
+                        names, self.batch.list_job_for_all_namespaces, label_selector=label_selector
+                    )
+                    config_maps |= await asyncio.to_thread(names, self.core.list_config_map_for_all_namespaces)
+        except (ApiException, HTTPError, OSError, ValueError) as exc:
+            raise _failed(exc, "list Jobs and ConfigMaps", self.timeout) from exc
+        return Listed(jobs=frozenset(jobs), config_maps=frozenset(config_maps))
 
     # -- Logs ------------------------------------------------------------------------------------
 

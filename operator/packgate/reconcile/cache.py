@@ -3,7 +3,8 @@ contributes to an index, and the reads a reconcile pass makes from those indexes
 
 Owns: `*_entries` (pure functions from one raw object to its index entries: a Pack's body, its
 place in the admission queue, a Job's and a Pod's observed state by Pack uid, a ConfigMap's
-presence, paths annotation and content digest) and `Cache`, the read side over the live index mappings the
+presence, paths annotation and content digest), `LastSeen` (whether a Job's or Pod's event changed
+what a pass reads of it) and `Cache`, the read side over the live index mappings the
 handlers hand in (kopf's indexes: one mapping per index, key to a collection of entries).  Every
 read is by key, so a pass costs the same whatever the number of Packs; the admission queue is
 read whole (only the queued executions are in it).  Must not: import kopf, do I/O, or write.
@@ -195,6 +196,26 @@ class NamespacePacks(Mapping[str, PackNode]):
         raise TypeError("the Packs of a namespace are looked up by name, not counted")
 
 
+class LastSeen:
+    """The state each watched Job and Pod last showed (`job_state`, `pod_state`: what a pass reads
+    of it), so that an event changing nothing of it wakes no pass.  Most of a pod's events are the
+    kubelet's condition and timestamp updates, and a Job's the Job controller's pod counts."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str, str], object] = {}
+
+    def changed(self, key: tuple[str, str, str], state: object | None) -> bool:
+        """Whether `state` differs from the one last noted under `key` (kind, namespace, name),
+        noting it; None (the object is gone) is always a change."""
+        if state is None:
+            self._states.pop(key, None)
+            return True
+        if self._states.get(key) == state:
+            return False
+        self._states[key] = state
+        return True
+
+
 @dataclass(frozen=True)
 class Cache:
     """Reads from the watch-fed indexes (live: they change as events arrive)."""
@@ -229,6 +250,13 @@ class Cache:
     def dependents_of(self, namespace: str, name: str) -> list[str]:
         """The uids of the Packs whose spec.dependsOn names this one."""
         return list(self.dependents.get((namespace, name), ()))
+
+    def holds(self, jobs: Iterable[tuple[str, str]], config_maps: Iterable[tuple[str, str]]) -> bool:
+        """Whether every (namespace, name) of these Jobs and ConfigMaps is in the caches: after the
+        operator resumes from a pause, kopf lists each resource again, and a pass that read a Job or
+        ConfigMap cache still filling would take a Job for removed or a ConfigMap for missing."""
+        cached = {(entry.namespace, entry.state.name) for entries in self.jobs.values() for entry in entries}
+        return all(job in cached for job in jobs) and all(key in self.config_maps for key in config_maps)
 
     def active_by_namespace(self) -> dict[str, int]:
         """Jobs holding a concurrency slot, per namespace: not finished, and their runner pod has
