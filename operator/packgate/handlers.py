@@ -452,6 +452,26 @@ def peering_priority(settings: Settings) -> int:
     return secrets.randbelow(1_000_000) + 1
 
 
+def _unawaited_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's report of an exception raised where nothing awaits it (a callback, a forgotten
+    task), as one log line instead of a traceback (`--verbose` keeps asyncio's own report).  kopf's
+    watch streams raise one whenever the operator pauses or resumes (peering) with a request
+    pending: their cancel callback asserts that it runs in a task, and no done-callback does
+    (kopf 1.45); that one is logged at debug level."""
+    exc = context.get("exception")
+    if exc is None:
+        log.warning("asyncio: %s", context.get("message", "an error nothing awaited"))
+        return
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = frame.tb_frame.f_code.co_name if frame is not None else "?"
+    if isinstance(exc, AssertionError) and where == "request_cancel_callback":
+        log.debug("kopf: a watch request's cancel callback ran outside a task (on pause or resume)")
+        return
+    log.warning("asyncio: %s in %s: %s", type(exc).__name__, where, str(exc).splitlines()[0] if str(exc) else "")
+
+
 def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = False) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
     logging.basicConfig(
@@ -468,6 +488,8 @@ def run(settings: Settings, *, kubeconfig: str | None = None, verbose: bool = Fa
     async def main() -> None:
         # Blocking client calls (asyncio.to_thread: API calls, log streams) share this pool.
         asyncio.get_running_loop().set_default_executor(api_threads(settings))
+        if not verbose:
+            asyncio.get_running_loop().set_exception_handler(_unawaited_exception)
         try:
             health = await _serve_health(runtime, settings.health_port)
             metrics.serve(settings.metrics_port)
