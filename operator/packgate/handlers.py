@@ -3,9 +3,11 @@
 Owns: registering handlers on an explicit registry (nothing registers at import), the operator's
 startup and cleanup, the watch-fed caches (kopf indexes of Packs, the admission queue, managed
 Jobs and Pods by Pack uid, active Jobs by namespace, ended runner pods, ConfigMaps; kopf starts
-the daemons only once every index is filled from its initial listing), one reconcile daemon per
-Pack woken by the events of its Pack, Jobs and Pods (and, when a runner pod or a Job ends, the
-queued Packs the freed slots could admit), the retention timer, the PackWebhook delivery worker
+the daemons only once every index is filled from its initial listing; after a pause, the daemons
+wait until the caches hold what the API server lists: `Runtime.settle`), one reconcile daemon per
+Pack woken by the events of its Pack, and of its Jobs and Pods when what a pass reads of them
+changed (and, when a runner pod or a Job ends, the queued Packs the freed slots could admit), the
+retention timer, the PackWebhook delivery worker
 (packgate.delivery, one task per replica from startup to cleanup), and turning Packgate errors
 into kopf's retry semantics as `packgate.errors.retry_delay` says (`kopf_error`; in the daemon
 loop, permanent errors wait for a change and temporary ones are retried after their delay).
