@@ -19,7 +19,7 @@ from packgate.settings import Settings
 pytestmark = pytest.mark.unit
 
 APIS = {"core", "batch", "custom"}
-CALLERS = {"_call", "_call_unless_absent"}
+CALLERS = {"_call", "_call_unless_absent", "_call_json"}
 LOG = "read log of pod automation/core-shell-6e5176-x7k2p"
 
 
@@ -97,6 +97,10 @@ def test_every_api_call_carries_the_request_timeout() -> None:
         "self.batch.delete_namespaced_job": "via _call_unless_absent",
         "self.batch.read_namespaced_job": "via _call_unless_absent",
         "self.core.read_namespaced_pod_log": "direct, with timeout",
+        "self.batch.list_namespaced_job": "via _call_json",
+        "self.batch.list_job_for_all_namespaces": "via _call_json",
+        "self.core.list_namespaced_config_map": "via _call_json",
+        "self.core.list_config_map_for_all_namespaces": "via _call_json",
     }
     methods = {f.name: f for f in kube.body if isinstance(f, ast.AsyncFunctionDef | ast.FunctionDef)}
     threads: dict[str, list[bool]] = {}
@@ -106,7 +110,7 @@ def test_every_api_call_carries_the_request_timeout() -> None:
                 [work] = node.args
                 assert isinstance(work, ast.Call) and ast.unparse(work.func) == "partial"
                 threads.setdefault(name, []).append(_passes_timeout(work))
-    assert threads == {"_call": [True], "_call_unless_absent": [True]}
+    assert threads == {"_call": [True], "_call_unless_absent": [True], "_call_json": [True]}
 
 
 @pytest.mark.parametrize(
