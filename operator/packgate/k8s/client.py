@@ -30,16 +30,6 @@ from packgate.errors import Conflict, KubernetesError
 from packgate.parsing import LineSplitter
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Listed:
-    """Objects as the API server listed them: (namespace, name) pairs."""
-
-    jobs: frozenset[tuple[str, str]]
-    config_maps: frozenset[tuple[str, str]]
-
-
 READ_CHUNK = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS = 60.0
 """PACKGATE_API_TIMEOUT_SECONDS' default."""
@@ -119,6 +109,14 @@ def _wrap(exc: Exception, what: str, timeout: tuple[float, float] | None = None)
         within = f" within {timeout[1]:g}s" if timeout is not None else ""
         return KubernetesError(f"{what}: the API server did not answer{within} (timed out)")
     return KubernetesError(_one_line(f"{what}: {exc}"))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Objects as the API server listed them: (namespace, name) pairs."""
+
+    jobs: frozenset[tuple[str, str]]
+    config_maps: frozenset[tuple[str, str]]
 
 
 def _json_body(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
