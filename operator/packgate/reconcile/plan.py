@@ -847,7 +847,7 @@ def _plan_running(
 def _runner_ended(pod: PodState | None) -> bool:
     """The runner's pod has ended and its container's exit code is known: its log is complete,
     so it is read at once, without waiting for the Job controller to mark the Job finished."""
-    return pod is not None and pod.phase in ENDED_PHASES and pod.exit_code is not None
+    return pod is not None and pod.ended and pod.exit_code is not None
 
 
 def _collect(name: str, runner: Runner, job: JobState, pod: PodState | None, *, detail: bool = False) -> Collect:
