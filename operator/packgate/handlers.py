@@ -180,7 +180,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         else:
             settings.peering.standalone = True
         try:
-            kube = Kube(await asyncio.to_thread(load_api_client, runtime.kubeconfig), timeout=ours.api_timeout_seconds)
+            client = await asyncio.to_thread(load_api_client, runtime.kubeconfig, connections=ours.api_workers)
+            kube = Kube(client, timeout=ours.api_timeout_seconds)
         except PackgateError as exc:
             raise kopf_error(exc) from exc
         recorder = Recorder(

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
@@ -196,3 +198,24 @@ def test_other_failures_stay_one_line(exc: Exception, expected_type: type[Kubern
 def test_error_kind_labels_failed_calls(exc: BaseException, kind: str) -> None:
     """packgate_kubernetes_errors' kind of a failed call: by HTTP status, timeouts first otherwise."""
     assert client.error_kind(exc) == kind
+
+
+def test_the_client_keeps_a_connection_per_thread(tmp_path: Path) -> None:
+    """With fewer pooled connections than threads calling, urllib3 discards the extra ones after
+    each call and the next call pays a new TLS handshake; the operator asks for one per thread."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "local",
+                "clusters": [{"name": "local", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "admin", "user": {"token": "not-used"}}],
+                "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            }
+        )
+    )
+    threads = Settings().api_workers
+    pooled = client.load_api_client(str(kubeconfig), connections=threads)
+    assert pooled.rest_client.pool_manager.connection_pool_kw["maxsize"] == threads

@@ -54,20 +54,27 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, Urllib3Timeout | TimeoutError)
 
 
-def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
-    """In-cluster configuration when running in a pod, else the kubeconfig ($KUBECONFIG)."""
+def load_api_client(kubeconfig: str | None = None, *, connections: int | None = None) -> k8s.ApiClient:
+    """In-cluster configuration when running in a pod, else the kubeconfig ($KUBECONFIG).
+
+    `connections`: how many HTTP connections the client keeps for reuse.  Its default is five per
+    CPU; with more threads calling at once, urllib3 closes each connection over that number after
+    its call ("Connection pool is full, discarding connection") and the next call opens a new one,
+    TLS handshake included.  The operator passes its thread count."""
+    configuration = k8s.Configuration()
     try:
         if kubeconfig is None:
             try:
-                k8s_config.load_incluster_config()
-                return k8s.ApiClient()
+                k8s_config.load_incluster_config(client_configuration=configuration)
             except k8s_config.ConfigException:
-                pass
-        configuration = k8s.Configuration()
-        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        return k8s.ApiClient(configuration)
+                k8s_config.load_kube_config(client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     except (k8s_config.ConfigException, OSError) as exc:
         raise KubernetesError(f"cannot load Kubernetes credentials: {exc}") from exc
+    if connections is not None:
+        configuration.connection_pool_maxsize = connections
+    return k8s.ApiClient(configuration)
 
 
 def _one_line(text: str) -> str:
