@@ -57,6 +57,12 @@ IDLE_RECHECK_SECONDS = 300.0
 MARK_DELETED_SECONDS = 4.0  # the most a deletion event waits for PostgreSQL
 SETTLE_SECONDS = 60.0  # the most the daemons wait for the caches to be complete after a resume
 SETTLE_RETRY_SECONDS = 2.0
+MANAGED_RESOURCES = tuple(
+    sorted({(spec.group, spec.version, spec.plural) for spec in cache.INDEXES if spec.managed_only})
+)
+"""The resources the operator watches only Packgate's own objects of (the Jobs it creates, their
+Pods).  The API server filters these watch streams by the managed-by label, so the operator never
+receives, decodes or dispatches the events of a cluster's other Jobs and Pods."""
 
 
 class Runtime:
@@ -167,6 +173,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = NoDiffBaseStorage()
         settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.WARNING
+        for resource in MANAGED_RESOURCES:
+            settings.watching.label_selectors[resource] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
         # A daemon told to stop (its Pack deleted, the operator exiting) ends its loop at once; kopf
         # waits this long for that before it cancels it (logging a warning per Pack).
         settings.background.instant_exit_timeout = 0.5
