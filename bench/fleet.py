@@ -10,13 +10,15 @@ The baseline, in the same run and on the same node, is the script a platform tea
 instead: the same ConfigMaps applied, then per pack (`--limit`/2 packs at a time, so the same
 number of Jobs run at once) `kubectl apply` of the same two Jobs (same images, same commands,
 the pack mounted from its ConfigMap), `kubectl wait --for=condition=complete`, and `kubectl logs`
-of each.  It records nothing and writes no status; Packgate does both.
+of each.  It records nothing and writes no status; Packgate does both.  Each side's namespace is
+deleted (and gone) before the other side starts, so neither runs beside the other's finished pods.
 
 Reported per N: seconds for both and their ratio (P1 goal <= 0.8; P2 goal <= 0.8 at N = 200),
 seconds per pack (P2 goal: at 400 no more than 1.3x the figure at 50), the operator's peak RSS
 (VmHWM of its process; goal <= 200 MB at 400), API requests per execution for both (the API
 server's apiserver_request_total, every client included: the kubelet's, the controllers' and
-the scheduler's requests are in both), and duplicate Jobs and rows (goal 0).  A benchmark prints;
+the scheduler's requests are in both), the operator's CPU-seconds during each side (during the
+script's, it only watches), and duplicate Jobs and rows (goal 0).  A benchmark prints;
 it asserts nothing.  It starts the local cluster and PostgreSQL if they are not running.
 
     .venv/bin/python bench/fleet.py [--sizes 1,50,100,200,400] [--limit 16] [--p1-runs 5]
@@ -73,25 +75,51 @@ def requests_total() -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in series)
 
 
-def operator_peak_rss_mb() -> float:
-    """VmHWM of the operator's process on this node (it runs here, in its container)."""
+def operator_process() -> Path | None:
+    """The operator's /proc entry on this node (it runs here, in its container)."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if not any(a.endswith(b"packgate") for a in argv[:2]) or b"operator" not in argv:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
         except OSError:
             continue
+        if any(a.endswith(b"packgate") for a in argv[:2]) and b"operator" in argv:
+            return proc
+    return None
+
+
+def operator_peak_rss_mb() -> float:
+    """VmHWM of the operator's process."""
+    proc = operator_process()
+    try:
+        for line in (proc / "status").read_text().splitlines() if proc else ():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
 
 
+def operator_cpu_s() -> float:
+    """CPU-seconds the operator's process has used (user and system)."""
+    proc = operator_process()
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split() if proc else []
+    except OSError:
+        fields = []
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else float("nan")
+
+
+def clear(namespace: str) -> None:
+    """Delete the namespace and wait until it is gone, so that the other side runs on a node
+    without this side's finished pods: the kubelet and containerd keep working on every pod they
+    hold, and the side that ran second would pay for the first."""
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=900s")
+
+
 def fresh_namespace(name: str) -> None:
-    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=600s")
+    clear(name)
     kubectl("create", "namespace", name)
 
 
@@ -106,7 +134,7 @@ def wait_until(what: str, probe: Any, timeout: float, interval: float = 1.0) -> 
 def packgate_run(names: list[str], namespace: str, dsn: str) -> dict[str, Any]:
     fresh_namespace(namespace)
     manifests = fleet_yaml(namespace, names)  # written before the clock starts, as the script's Jobs are
-    before = requests_total()
+    before, cpu = requests_total(), operator_cpu_s()
     started = time.monotonic()
     kubectl("apply", "-f", "-", input=manifests)
 
@@ -114,13 +142,16 @@ def packgate_run(names: list[str], namespace: str, dsn: str) -> dict[str, Any]:
     kubectl("wait", "-n", namespace, "--for=condition=Reconciling=False", f"--timeout={60 + 10 * len(names)}s",
             *(f"pack/{name}" for name in names))
     seconds = time.monotonic() - started
+    cpu = operator_cpu_s() - cpu
     items = Kube().json("get", "packs", "-n", namespace)["items"]
     if len(items) != len(names) or not all(settled(p) for p in items):
         raise SystemExit(f"bench/fleet.py: a Pack of {namespace} has no verdict")
     requests = requests_total() - before
     wait_until("every row", lambda: audit(Kube(), dsn, namespace, names)["missing_rows"] == 0, timeout=120)
     figures = audit(Kube(), dsn, namespace, names)
-    return {"seconds": seconds, "requests": requests, **figures}
+    rss = operator_peak_rss_mb()
+    clear(namespace)
+    return {"seconds": seconds, "requests": requests, "operator_cpu_s": cpu, "rss": rss, **figures}
 
 
 def script_jobs(namespace: str, name: str) -> list[dict[str, Any]]:
@@ -177,7 +208,7 @@ def script_run(names: list[str], namespace: str, parallel: int) -> dict[str, Any
         script.write_text(SCRIPT)
         env = {**os.environ, "KUBECONFIG": str(KUBECONFIG), "JOBS": str(jobs), "NS": namespace,
                "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}"}
-        before = requests_total()
+        before, cpu = requests_total(), operator_cpu_s()
         started = time.monotonic()
         kubectl("apply", "-f", "-", input=yaml.safe_dump_all(config_maps))
         subprocess.run(
@@ -186,7 +217,9 @@ def script_run(names: list[str], namespace: str, parallel: int) -> dict[str, Any
         )
         seconds = time.monotonic() - started
         requests = requests_total() - before
-    return {"seconds": seconds, "requests": requests}
+        cpu = operator_cpu_s() - cpu
+    clear(namespace)
+    return {"seconds": seconds, "requests": requests, "operator_cpu_s": cpu}
 
 
 def setup(limit: int) -> str:
@@ -229,7 +262,7 @@ def main() -> int:
         ]
         ours = sorted((t[0] for t in trials), key=lambda r: r["seconds"])[runs // 2]
         theirs = sorted((t[1] for t in trials), key=lambda r: r["seconds"])[runs // 2]
-        rss = operator_peak_rss_mb()
+        rss = max(t[0]["rss"] for t in trials)
         row = {
             "n": n,
             "packgate_s": round(ours["seconds"], 1),
@@ -238,6 +271,8 @@ def main() -> int:
             "packgate_s_per_pack": round(ours["seconds"] / n, 2),
             "script_s_per_pack": round(theirs["seconds"] / n, 2),
             "packgate_requests_per_execution": round(ours["requests"] / n, 1),
+            "operator_cpu_s": round(ours["operator_cpu_s"], 1),
+            "operator_cpu_s_during_script": round(theirs["operator_cpu_s"], 1),
             "script_requests_per_pack": round(theirs["requests"] / n, 1),
             "operator_peak_rss_mb": round(rss, 1),
             "duplicate_jobs": ours["duplicate_jobs"],
@@ -246,8 +281,6 @@ def main() -> int:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-        for namespace in (f"fleet-packgate-{n}", f"fleet-script-{n}"):
-            kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=900s")
     print()
     for row in rows:
         goal = P1_GOAL if row["n"] == 1 else P2_GOAL
@@ -255,7 +288,8 @@ def main() -> int:
         print(f"{label} N={row['n']}: packgate {row['packgate_s']} s, kubectl script {row['script_s']} s, "
               f"ratio {row['ratio']} (goal <= {goal}{'' if row['n'] in (1, 200) else ', judged at 200'}), "
               f"{row['packgate_s_per_pack']} s/pack, {row['packgate_requests_per_execution']} API requests per "
-              f"execution (script {row['script_requests_per_pack']}), peak RSS {row['operator_peak_rss_mb']} MB, "
+              f"execution (script {row['script_requests_per_pack']}), operator {row['operator_cpu_s']} CPU-s "
+              f"({row['operator_cpu_s_during_script']} during the script), peak RSS {row['operator_peak_rss_mb']} MB, "
               f"duplicates {row['duplicate_jobs']} Jobs / {row['duplicate_rows']} rows, lost {row['lost']}")
     by_n = {row["n"]: row for row in rows}
     if 50 in by_n and 400 in by_n:
