@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         default=16,
         ge=2,
         description="Threads for the blocking Kubernetes client calls (API calls and log streams); the event "
-        "loop never blocks on them.",
+        "loop never blocks on them.  The client keeps one pooled connection per thread.",
     )
     nonce_secret: SecretStr | None = Field(
         default=None,
