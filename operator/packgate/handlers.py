@@ -63,6 +63,9 @@ MANAGED_RESOURCES = tuple(
 """The resources the operator watches only Packgate's own objects of (the Jobs it creates, their
 Pods).  The API server filters these watch streams by the managed-by label, so the operator never
 receives, decodes or dispatches the events of a cluster's other Jobs and Pods."""
+MANAGED_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+"""The label selector of those watches, and of the listing the caches are checked against after a
+resume (`Runtime.settle`): the two must agree, or a settle would wait for Jobs no watch delivers."""
 
 
 class Runtime:
@@ -108,7 +111,7 @@ class Runtime:
         listed = None
         while listed is None and loop.time() < deadline:
             try:
-                listed = await executor.kube.listed_names(self.settings.namespaces, f"{LABEL_MANAGED_BY}={MANAGED_BY}")
+                listed = await executor.kube.listed_names(self.settings.namespaces, MANAGED_SELECTOR)
             except KubernetesError as exc:
                 log.warning("Could not list Jobs and ConfigMaps to check the caches: %s; retrying", exc)
                 await asyncio.sleep(min(SETTLE_RETRY_SECONDS, max(0.0, deadline - loop.time())))  # a backoff
@@ -174,7 +177,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.WARNING
         for resource in MANAGED_RESOURCES:
-            settings.watching.label_selectors[resource] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+            settings.watching.label_selectors[resource] = MANAGED_SELECTOR
         # A daemon told to stop (its Pack deleted, the operator exiting) ends its loop at once; kopf
         # waits this long for that before it cancels it (logging a warning per Pack).
         settings.background.instant_exit_timeout = 0.5
